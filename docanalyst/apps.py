@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class DocAnalystConfig(AppConfig):
+    name = "docanalyst"
+    verbose_name = "DocAnalyst"

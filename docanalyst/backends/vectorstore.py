@@ -1,0 +1,128 @@
+"""Chroma, reached through its HTTP server.
+
+Why a server even on one machine: Chroma's embedded `PersistentClient` cannot be shared between
+processes. A web process that opened the store before a worker wrote to it fails with
+"Error creating hnsw segment reader: Nothing found on disk" (reproduced with chromadb 1.5.9), and
+several writer processes corrupt it. `make run` therefore starts Chroma's own server on
+loopback over a directory on local disk (`CHROMA_PATH`); production points `CHROMA_HOST` at a
+Chroma server elsewhere. Every process, web or worker, is then a plain client.
+
+One Chroma collection per DocAnalyst collection: a search is scoped by choosing collections,
+not by a metadata filter, which keeps the query at the unfiltered cost (a `where` filter over a
+large collection is ~30x slower) and keeps other collections' vectors out of reach entirely.
+We always pass our own embeddings; Chroma's default embedding function is never used.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+
+class VectorStoreUnavailable(RuntimeError):
+    """Chroma could not be reached: transient, worth retrying."""
+
+
+@dataclass(frozen=True)
+class VectorRecord:
+    id: str
+    embedding: list[float]
+    text: str
+    metadata: dict[str, str | int | float | bool]
+
+
+@dataclass(frozen=True)
+class VectorHit:
+    id: str
+    score: float  # cosine similarity, 1 = identical
+    metadata: dict[str, Any]
+
+
+class ChromaStore:
+    def __init__(self, client: Any, prefix: str) -> None:
+        self.client = client
+        self.prefix = prefix
+
+    def collection_name(self, collection_id: int) -> str:
+        return f"{self.prefix}-c{collection_id}"
+
+    def _collection(self, collection_id: int) -> Any:
+        return self.client.get_or_create_collection(
+            self.collection_name(collection_id),
+            metadata={"hnsw:space": "cosine"},
+            embedding_function=None,
+        )
+
+    def replace_document(self, collection_id: int, document_id: int, records: Sequence[VectorRecord]) -> None:
+        """Make the store hold exactly `records` for this document (idempotent)."""
+        collection = self._collection(collection_id)
+        keep = {record.id for record in records}
+        existing = collection.get(where={"document_id": document_id}, include=[])["ids"]
+        stale = [vector_id for vector_id in existing if vector_id not in keep]
+        if stale:
+            collection.delete(ids=stale)
+        for start in range(0, len(records), 1000):
+            batch = records[start : start + 1000]
+            collection.upsert(
+                ids=[r.id for r in batch],
+                embeddings=[r.embedding for r in batch],
+                documents=[r.text for r in batch],
+                metadatas=[r.metadata for r in batch],
+            )
+
+    def delete_document(self, collection_id: int, document_id: int) -> None:
+        self._collection(collection_id).delete(where={"document_id": document_id})
+
+    def count(self, collection_id: int, document_id: int | None = None) -> int:
+        collection = self._collection(collection_id)
+        if document_id is None:
+            return int(collection.count())
+        return len(collection.get(where={"document_id": document_id}, include=[])["ids"])
+
+    def query(self, collection_ids: Iterable[int], embedding: Sequence[float], k: int) -> list[VectorHit]:
+        """Top-k over the given collections, merged by similarity."""
+        hits: list[VectorHit] = []
+        for collection_id in collection_ids:
+            collection = self._collection(collection_id)
+            if collection.count() == 0:
+                continue
+            result = collection.query(
+                query_embeddings=[list(embedding)], n_results=k, include=["metadatas", "distances"]
+            )
+            for vector_id, distance, metadata in zip(
+                result["ids"][0], result["distances"][0], result["metadatas"][0], strict=True
+            ):
+                hits.append(VectorHit(id=vector_id, score=1.0 - float(distance), metadata=dict(metadata or {})))
+        hits.sort(key=lambda hit: hit.score, reverse=True)
+        return hits[:k]
+
+    def heartbeat(self) -> int:
+        return int(self.client.heartbeat())
+
+
+@functools.cache
+def get_vector_store() -> ChromaStore:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    client = chromadb.HttpClient(
+        host=settings.CHROMA_HOST,
+        port=settings.CHROMA_PORT,
+        ssl=settings.CHROMA_SSL,
+        settings=ChromaSettings(anonymized_telemetry=False),
+    )
+    return ChromaStore(client, prefix=settings.CHROMA_COLLECTION_PREFIX)
+
+
+def is_unavailable_error(exc: BaseException) -> bool:
+    """Connection-level failures talking to Chroma (the ones worth a retry)."""
+    import httpx
+
+    return isinstance(exc, httpx.TransportError | ConnectionError | VectorStoreUnavailable)

@@ -1,0 +1,47 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.http import HttpRequest, JsonResponse
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+
+from docanalyst import api as read_api
+from docanalyst import views as read_views
+from ingest import api as ingest_api
+from ingest import views as ingest_views
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+api_v1 = [
+    path("schema", SpectacularAPIView.as_view(), name="api-schema"),
+    path("collections", ingest_api.CollectionListApi.as_view(), name="api-collections"),
+    path("documents", ingest_api.DocumentListCreateApi.as_view(), name="api-documents"),
+    path("documents/<int:document_id>", ingest_api.DocumentDetailApi.as_view(), name="api-document"),
+    path("documents/<int:document_id>/summary", read_api.DocumentSummaryApi.as_view(), name="api-document-summary"),
+    path("summaries/<int:summary_id>", read_api.SummaryDetailApi.as_view(), name="api-summary"),
+    path("summaries/<int:summary_id>/export.<str:fmt>", read_api.SummaryExportApi.as_view(), name="api-summary-export"),
+    path("search", read_api.SearchApi.as_view(), name="api-search"),
+    path("ask", read_api.AskApi.as_view(), name="api-ask"),
+]
+
+urlpatterns = [
+    path("", read_views.search_view, name="search"),
+    path("ask/", read_views.ask_view, name="ask"),
+    path("ask/answer", read_views.ask_answer_partial, name="ask-answer"),
+    path("documents/", ingest_views.documents_view, name="documents"),
+    path("documents/table", ingest_views.documents_table_partial, name="documents-table"),
+    path("documents/<int:document_id>/", ingest_views.document_detail_view, name="document-detail"),
+    path("documents/<int:document_id>/status", ingest_views.document_status_partial, name="document-status"),
+    path("documents/<int:document_id>/original", ingest_views.document_original, name="document-original"),
+    path("documents/<int:document_id>/delete", ingest_views.document_delete_view, name="document-delete"),
+    path("documents/<int:document_id>/page/<int:page>/", read_views.document_page_view, name="document-page"),
+    path("documents/<int:document_id>/summary", read_views.summary_create_partial, name="document-summary"),
+    path("summaries/<int:summary_id>/export.<str:fmt>", read_views.summary_export_view, name="summary-export"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("healthz", healthz, name="healthz"),
+    path("api/v1/", include(api_v1)),
+]

@@ -1,0 +1,96 @@
+"""Stage 2 — chunk: elements to embedder-sized passages (see the package contract).
+
+Chunks follow the document's structure: consecutive elements of one page and one section are
+packed together up to a target size; a new page or heading starts a new chunk, so a citation
+always names one page. Sizes are counted with the embedder's own tokenizer, so no chunk is
+silently truncated by the model.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import groupby
+
+from docanalyst.backends.embedder import TokenCounter
+from ingest.pipeline.parse import ParsedElement
+
+SPECIAL_TOKENS = 2  # [CLS] and [SEP], counted by the tokenizer on every encode
+_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+(?=\S)|\n+")
+
+
+@dataclass
+class ChunkDraft:
+    text: str
+    page_number: int | None
+    section: str
+    element_types: list[str] = field(default_factory=list)
+    token_count: int = 0
+
+
+def _split_long_text(text: str, tokens: TokenCounter, limit: int) -> Iterator[str]:
+    """Split text that exceeds `limit` content tokens at sentence ends, else at token windows."""
+    sentences = [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
+    buffer: list[str] = []
+    buffer_tokens = 0
+    for sentence in sentences:
+        size = tokens.count(sentence) - SPECIAL_TOKENS
+        if size > limit:
+            if buffer:
+                yield " ".join(buffer)
+                buffer, buffer_tokens = [], 0
+            yield from _split_by_token_windows(sentence, tokens, limit)
+            continue
+        if buffer and buffer_tokens + size > limit:
+            yield " ".join(buffer)
+            buffer, buffer_tokens = [], 0
+        buffer.append(sentence)
+        buffer_tokens += size
+    if buffer:
+        yield " ".join(buffer)
+
+
+def _split_by_token_windows(text: str, tokens: TokenCounter, limit: int) -> Iterator[str]:
+    encoding = tokens.tokenizer.encode(text)
+    offsets = [span for span, special in zip(encoding.offsets, encoding.special_tokens_mask, strict=True) if not special]
+    # Step back a little from the limit: re-tokenising a cut piece can add a token at its edges.
+    window = max(1, limit - 4)
+    for start in range(0, len(offsets), window):
+        piece = offsets[start : start + window]
+        yield text[piece[0][0] : piece[-1][1]].strip()
+
+
+def chunk(elements: Iterable[ParsedElement], tokens: TokenCounter, target_tokens: int) -> list[ChunkDraft]:
+    limit = tokens.max_tokens - SPECIAL_TOKENS
+    target = min(target_tokens, limit)
+    drafts: list[ChunkDraft] = []
+
+    for (page, section), group in groupby(elements, key=lambda e: (e.page_number, e.section)):
+        current: list[str] = []
+        current_types: list[str] = []
+        current_tokens = 0
+
+        def flush() -> None:
+            nonlocal current, current_types, current_tokens
+            if current:
+                drafts.append(ChunkDraft("\n\n".join(current), page, section, sorted(set(current_types))))
+            current, current_types, current_tokens = [], [], 0
+
+        for element in group:
+            size = tokens.count(element.text) - SPECIAL_TOKENS
+            pieces = [element.text] if size <= limit else list(_split_long_text(element.text, tokens, limit))
+            for piece in pieces:
+                piece_tokens = size if len(pieces) == 1 else tokens.count(piece) - SPECIAL_TOKENS
+                if current and current_tokens + piece_tokens > target:
+                    flush()
+                current.append(piece)
+                current_types.append(element.element_type)
+                current_tokens += piece_tokens
+        flush()
+
+    for draft in drafts:
+        draft.token_count = tokens.count(draft.text)
+        if draft.token_count > tokens.max_tokens:  # the contract, checked rather than assumed
+            raise AssertionError(f"chunk of {draft.token_count} tokens exceeds the {tokens.max_tokens}-token window")
+    return drafts

@@ -1,0 +1,45 @@
+"""Stages 3 and 4 — embed and index: a document's stored chunks into the vector store.
+
+Vectors are written under stable ids (`<document_id>:<ordinal>`) and the document's previous
+vectors are replaced in the same call, so a re-run (a redelivered task, a re-index) converges to
+one set of vectors per chunk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from docanalyst.backends.embedder import get_embedder
+from docanalyst.backends.vectorstore import VectorRecord, get_vector_store
+from ingest.models import Chunk, Document
+
+NO_PAGE = -1  # Chroma metadata cannot hold None
+
+
+def embed_chunks(chunks: Sequence[Chunk], on_progress: Callable[[int, int], None] | None = None) -> list[list[float]]:
+    embedder = get_embedder()
+    vectors: list[list[float]] = []
+    step = max(embedder.batch_size * 4, 1)
+    for start in range(0, len(chunks), step):
+        vectors.extend(embedder.encode([c.text for c in chunks[start : start + step]]))
+        if on_progress:
+            on_progress(len(vectors), len(chunks))
+    return vectors
+
+
+def index_chunks(document: Document, chunks: Sequence[Chunk], vectors: Sequence[list[float]]) -> None:
+    records = [
+        VectorRecord(
+            id=chunk.vector_id,
+            embedding=vector,
+            text=chunk.text,
+            metadata={
+                "document_id": document.pk,
+                "collection_id": document.collection_id,
+                "ordinal": chunk.ordinal,
+                "page": chunk.page_number if chunk.page_number is not None else NO_PAGE,
+            },
+        )
+        for chunk, vector in zip(chunks, vectors, strict=True)
+    ]
+    get_vector_store().replace_document(document.collection_id, document.pk, records)

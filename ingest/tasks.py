@@ -1,0 +1,67 @@
+"""Celery tasks: thin adapters that take a document id and call one service.
+
+Transient failures (database locked, broker or Chroma unreachable) retry with backoff and jitter;
+everything else is a property of the file and is recorded on the document row as `failed`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Task, shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.db import OperationalError
+
+from ingest import services
+
+logger = logging.getLogger(__name__)
+
+
+def _transient_errors() -> tuple[type[BaseException], ...]:
+    import httpx
+    import redis.exceptions
+
+    return (OperationalError, httpx.TransportError, ConnectionError, TimeoutError, redis.exceptions.ConnectionError)
+
+
+TRANSIENT_ERRORS = _transient_errors()
+
+
+class DocumentTask(Task):  # type: ignore[misc]
+    """Marks the document failed when the task gives up, whatever the reason."""
+
+    acks_late = True
+    reject_on_worker_lost = True
+    autoretry_for = TRANSIENT_ERRORS
+    retry_backoff = 5
+    retry_backoff_max = 120
+    retry_jitter = True
+    max_retries = 5
+
+    def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        document_id = args[0] if args else kwargs.get("document_id")
+        if isinstance(exc, SoftTimeLimitExceeded):
+            reason = f"Stopped after {settings.CELERY_TASK_SOFT_TIME_LIMIT} s: the file took too long to process."
+        elif isinstance(exc, TRANSIENT_ERRORS):
+            reason = f"A service stayed unavailable after {self.max_retries} retries ({type(exc).__name__}: {exc})."
+        else:
+            reason = services.permanent_error_reason(exc)
+        if document_id is not None:
+            services.document_mark_failed(int(document_id), reason)
+
+
+@shared_task(base=DocumentTask, name="ingest.tasks.parse_document")
+def parse_document(document_id: int) -> None:
+    services.document_parse(document_id)
+
+
+@shared_task(base=DocumentTask, name="ingest.tasks.embed_document")
+def embed_document(document_id: int) -> None:
+    services.document_embed(document_id)
+
+
+@shared_task(name="ingest.tasks.requeue_stalled_documents", acks_late=True)
+def requeue_stalled_documents() -> int:
+    return services.documents_requeue_stalled()
