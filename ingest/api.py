@@ -41,7 +41,7 @@ class CollectionSerializer(serializers.ModelSerializer[Collection]):
 
 class UploadSerializer(serializers.Serializer[None]):
     file = serializers.ListField(child=serializers.FileField(allow_empty_file=True), allow_empty=False)
-    collection = serializers.CharField(required=False, help_text="Collection id or name (created if new).")
+    collection = serializers.CharField(required=False, allow_blank=True, help_text="Collection id or name (created if new).")
 
 
 def resolve_collection(user: object, value: str | None) -> Collection:

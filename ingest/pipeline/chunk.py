@@ -52,13 +52,22 @@ def _split_long_text(text: str, tokens: TokenCounter, limit: int) -> Iterator[st
 
 
 def _split_by_token_windows(text: str, tokens: TokenCounter, limit: int) -> Iterator[str]:
-    encoding = tokens.tokenizer.encode(text)
-    offsets = [span for span, special in zip(encoding.offsets, encoding.special_tokens_mask, strict=True) if not special]
+    """Cut at token windows, moving each cut back to a word boundary when the word fits."""
+    encoding = tokens.tokenizer.encode(text, add_special_tokens=False)
+    offsets, word_ids = encoding.offsets, encoding.word_ids
     # Step back a little from the limit: re-tokenising a cut piece can add a token at its edges.
     window = max(1, limit - 4)
-    for start in range(0, len(offsets), window):
-        piece = offsets[start : start + window]
-        yield text[piece[0][0] : piece[-1][1]].strip()
+    start = 0
+    while start < len(offsets):
+        end = min(start + window, len(offsets))
+        if end < len(offsets):
+            boundary = end
+            while boundary > start + 1 and word_ids[boundary] == word_ids[boundary - 1]:
+                boundary -= 1
+            if word_ids[boundary] != word_ids[boundary - 1]:
+                end = boundary
+        yield text[offsets[start][0] : offsets[end - 1][1]].strip()
+        start = end
 
 
 def chunk(elements: Iterable[ParsedElement], tokens: TokenCounter, target_tokens: int) -> list[ChunkDraft]:

@@ -59,14 +59,17 @@ def detect_mime_type(path: Path) -> str:
     return str(detect_filetype(file_path=str(path)).mime_type)
 
 
-def _pdf_page_count(path: Path) -> int | None:
-    try:
-        from pypdf import PdfReader
+def _pdf_page_count(path: Path) -> tuple[int | None, str]:
+    """The PDF's page count, or why its structure cannot be read. Not fatal on its own: pypdf
+    refuses some valid filings (its array-size safety limit) that pdfminer reads fine."""
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
 
-        return len(PdfReader(str(path), strict=False).pages)
-    except Exception:  # noqa: BLE001 - a page count is a nicety; the text matters
-        logger.info("pypdf could not count pages of %s", path, exc_info=True)
-        return None
+    try:
+        return len(PdfReader(str(path), strict=False).pages), ""
+    except (PyPdfError, ValueError, KeyError, OSError) as exc:
+        logger.info("pypdf cannot read %s: %s", path, exc)
+        return None, str(exc) or type(exc).__name__
 
 
 def parse(path: Path) -> ParsedDocument:
@@ -90,12 +93,14 @@ def parse(path: Path) -> ParsedDocument:
     from unstructured.partition.auto import partition
 
     label = file_type.name
+    pdf_pages, pdf_problem = _pdf_page_count(path) if file_type == FileType.PDF else (None, "")
     try:
         raw_elements = partition(
             filename=str(path), content_type=file_type.mime_type, strategy="fast", languages=["eng"]
         )
     except Exception as exc:
-        raise PermanentIngestError(f"The {label} file could not be read (corrupt or malformed): {exc}") from exc
+        reason = pdf_problem or str(exc)
+        raise PermanentIngestError(f"The {label} file is corrupt or malformed and cannot be read: {reason}") from exc
 
     parsed = ParsedDocument(mime_type=file_type.mime_type)
     section = ""
@@ -116,6 +121,8 @@ def parse(path: Path) -> ParsedDocument:
         )
 
     if not parsed.elements:
+        if pdf_problem:
+            raise PermanentIngestError(f"The PDF file is corrupt or malformed and cannot be read: {pdf_problem}")
         if file_type == FileType.PDF:
             raise PermanentIngestError(
                 "No text could be extracted from this PDF: it is corrupt, or a scan without a text layer."
@@ -123,7 +130,7 @@ def parse(path: Path) -> ParsedDocument:
         raise PermanentIngestError(f"No text could be extracted from this {label} file.")
 
     pages = [e.page_number for e in parsed.elements if e.page_number is not None]
-    parsed.page_count = _pdf_page_count(path) if file_type == FileType.PDF else None
+    parsed.page_count = pdf_pages
     if parsed.page_count is None and pages:
         parsed.page_count = max(pages)
     return parsed

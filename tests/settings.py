@@ -1,0 +1,33 @@
+"""Test settings: the real settings module, pointed at services the test session starts itself
+(Redis, Chroma) on free ports in a temporary folder. Child processes (the Celery worker) inherit
+the same environment, so they see the same services."""
+
+import os
+import socket
+import tempfile
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+if "DOCANALYST_TEST_RUN_DIR" not in os.environ:
+    run_dir = tempfile.mkdtemp(prefix="docanalyst-test-")
+    os.environ.update(
+        {
+            "DOCANALYST_TEST_RUN_DIR": run_dir,
+            "VAR_DIR": run_dir,
+            "SECRET_KEY": "test-only-secret-key",
+            "REDIS_URL": f"redis://127.0.0.1:{_free_port()}/0",
+            "CHROMA_HOST": "127.0.0.1",
+            "CHROMA_PORT": str(_free_port()),
+            "CHROMA_COLLECTION_PREFIX": "test",
+            "TEST_SQLITE_PATH": os.path.join(run_dir, "test.sqlite3"),
+            "LLM_BASE_URL": "",
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+        }
+    )
+
+from docanalyst.settings import *  # noqa: E402, F403
