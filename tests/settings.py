@@ -31,3 +31,5 @@ if "DOCANALYST_TEST_RUN_DIR" not in os.environ:
     )
 
 from docanalyst.settings import *  # noqa: E402, F403
+
+os.makedirs(STATIC_ROOT, exist_ok=True)  # noqa: F405

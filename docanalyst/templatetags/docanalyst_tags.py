@@ -19,7 +19,8 @@ _WORD = re.compile(r"[\w§.\-/]+", re.UNICODE)
 
 def query_terms(query: str) -> list[str]:
     phrases = re.findall(r'"([^"]+)"', query)
-    words = [w.strip(".-/") for w in _WORD.findall(query.replace('"', " "))]
+    rest = re.sub(r'"[^"]*"', " ", query)
+    words = [w.strip(".-/") for w in _WORD.findall(rest.replace('"', " "))]
     terms = {t for t in phrases + words if len(t) >= 3 and t.lower() not in STOPWORDS}
     return sorted(terms, key=len, reverse=True)
 

@@ -1,0 +1,191 @@
+"""The LLM boundary: the `openai` backend against a real OpenAI-compatible server on the CPU
+(llama.cpp serving SmolLM2-135M, tiny and often wrong, so these tests check the plumbing, not
+the quality), and against a stub that fails in each way a real server can."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from docanalyst.backends import llm as llm_backend
+from docanalyst.backends.llm import LLMUnavailable, Message, OpenAICompatibleLLM
+from docanalyst.models import Answer
+from docanalyst.services.answers import answer_question
+from ingest import services
+from tests.conftest import wait_for_documents
+from tests.documents import upload
+from tests.docanalyst.test_api import bearer_client, token_for
+from tests.factories import CollectionFactory, UserFactory
+from tests.ingest.test_tasks import planted_pdf
+
+pytestmark = pytest.mark.llm
+
+QUESTION = "What is the torque value for anchor bolt TC-4410-B?"
+
+
+class FaultyServer:
+    """An OpenAI-compatible endpoint that misbehaves on purpose: `slow`, `error` or `garbage`."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.requests = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802
+                outer.requests += 1
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if outer.mode == "slow":
+                    time.sleep(3)
+                    self.send_response(200)
+                    self.end_headers()
+                elif outer.mode == "error":
+                    body = json.dumps({"error": {"message": "CUDA out of memory"}}).encode()
+                    self.send_response(500)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                else:  # garbage: a stream that breaks off mid-way
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.end_headers()
+                    self.wfile.write(b'data: {"id":"1","object":"chat.completion.chunk","created":1,"model":"m",'
+                                     b'"choices":[{"index":0,"delta":{"content":"The torque"},"finish_reason":null}]}\n\n')
+                    self.wfile.write(b"data: {this is not json\n\n")
+                    self.wfile.flush()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def __enter__(self) -> FaultyServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def use_llm(settings: Any) -> Iterator[Any]:
+    """Point the app at an LLM for one test (the factory caches the client)."""
+
+    def configure(base_url: str, model: str = "smollm2", timeout: float = 60.0, retries: int = 0) -> None:
+        settings.LLM_BASE_URL = base_url
+        settings.LLM_MODEL = model
+        settings.LLM_TIMEOUT_SECONDS = timeout
+        settings.LLM_MAX_RETRIES = retries
+        settings.LLM_CONTEXT_TOKENS = 2048
+        settings.LLM_MAX_ANSWER_TOKENS = 128
+        llm_backend.get_llm.cache_clear()
+
+    yield configure
+    llm_backend.get_llm.cache_clear()
+
+
+def test_the_openai_backend_completes_against_a_real_server(llama_server: str) -> None:
+    client = OpenAICompatibleLLM(llama_server, "smollm2", "none", timeout=60, max_retries=0)
+
+    reply = client.complete([Message("user", "Say hello in one word.")], max_tokens=16)
+
+    assert isinstance(reply, str) and reply.strip()
+
+
+def test_the_openai_backend_streams_token_by_token_from_a_real_server(llama_server: str) -> None:
+    client = OpenAICompatibleLLM(llama_server, "smollm2", "none", timeout=60, max_retries=0)
+
+    deltas = list(client.stream([Message("user", "Count from one to five in words.")], max_tokens=32))
+
+    assert len(deltas) > 3
+    assert "".join(deltas).strip()
+
+
+@pytest.mark.parametrize(
+    ("mode", "message"),
+    [("slow", "did not answer in time"), ("error", "answered with HTTP 500"), ("garbage", "could not be read")],
+)
+def test_a_failing_server_gives_one_clear_message(mode: str, message: str) -> None:
+    with FaultyServer(mode) as server:
+        client = OpenAICompatibleLLM(server.base_url, "m", "none", timeout=1, max_retries=1)
+        with pytest.raises(LLMUnavailable, match=message):
+            if mode == "garbage":
+                list(client.stream([Message("user", "hi")], max_tokens=8))
+            else:
+                client.complete([Message("user", "hi")], max_tokens=8)
+        if mode != "garbage":
+            assert server.requests == 2  # one bounded retry, then give up
+
+
+@pytest.mark.worker
+def test_answers_from_the_openai_backend_record_and_cite_only_the_passages_sent(
+    ingest_stack: Any, llama_server: str, use_llm: Any, tmp_path: Path
+) -> None:
+    user = UserFactory()
+    collection = CollectionFactory()
+    (document,) = services.documents_create(collection=collection, uploaded_files=[upload(planted_pdf(tmp_path))], user=user)
+    wait_for_documents([document.pk])
+    use_llm(llama_server)
+
+    result = answer_question(user=user, question=QUESTION)
+
+    assert result.backend == "openai" and result.model == "smollm2"
+    record = Answer.objects.get(pk=result.record_id)
+    planted_chunk = document.chunks.get(page_number=2)
+    assert planted_chunk.vector_id in record.chunks_sent  # retrieval put the right passage in the prompt
+    if result.supported:  # a 135M model may or may not answer; when it does, citations are real
+        assert result.citations
+        sent_chunk_ids = set(document.chunks.filter(ordinal__in=[int(v.split(":")[1]) for v in record.chunks_sent]).values_list("pk", flat=True))
+        assert {c.chunk_id for c in result.citations} <= sent_chunk_ids
+
+    client = bearer_client(token_for(user.username))
+    response = client.post("/api/v1/ask", {"question": QUESTION, "stream": True}, format="json")
+    assert response["Content-Type"] == "text/event-stream"
+    events = [json.loads(line[6:]) for line in b"".join(response.streaming_content).decode().splitlines() if line.startswith("data: ")]
+    assert [e["type"] for e in events].count("done") == 1
+    assert events[-1]["type"] == "done"
+    deltas = [e for e in events if e["type"] == "delta"]
+    assert len(deltas) > 1  # it really streamed
+    assert events[-1]["answer"] == "".join(d["text"] for d in deltas).strip() or not events[-1]["supported"]
+
+
+@pytest.mark.worker
+def test_an_llm_outage_gives_a_clear_message_and_search_still_answers(ingest_stack: Any, use_llm: Any, tmp_path: Path) -> None:
+    user = UserFactory()
+    collection = CollectionFactory()
+    (document,) = services.documents_create(collection=collection, uploaded_files=[upload(planted_pdf(tmp_path))], user=user)
+    wait_for_documents([document.pk])
+    client = bearer_client(token_for(user.username))
+
+    with FaultyServer("error") as server:
+        use_llm(server.base_url)
+        ask = client.post("/api/v1/ask", {"question": QUESTION}, format="json")
+        search = client.get("/api/v1/search", {"q": "anchor bolt torque"})
+        summary = client.post(f"/api/v1/documents/{document.pk}/summary")
+
+    assert ask.status_code == 503
+    assert "language model is unavailable" in ask.json()["detail"]
+    assert "Search still works" in ask.json()["detail"]
+    assert summary.status_code == 503
+    assert search.status_code == 200
+    assert search.json()["results"][0]["page"] == 2
+
+
+def test_an_unconfigured_llm_means_the_extractive_backend(settings: Any) -> None:
+    settings.LLM_BASE_URL = ""
+    llm_backend.get_llm.cache_clear()
+
+    assert llm_backend.get_llm() is None

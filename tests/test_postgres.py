@@ -1,0 +1,50 @@
+"""`DATABASE_URL` pointing at PostgreSQL works: migrations apply and the ingestion models write
+and read. Uses the machine's PostgreSQL (CI starts it); a throwaway database per run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ADMIN_URL = os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    import psycopg
+
+    name = f"docanalyst_test_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=5) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    yield ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_migrations_and_models_work_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "docanalyst.settings", "DATABASE_URL": postgres_url,
+           "SECRET_KEY": "x", "VAR_DIR": str(tmp_path)}
+    for key in ("DOCANALYST_TEST_RUN_DIR", "TEST_SQLITE_PATH"):
+        env.pop(key, None)
+    manage = [sys.executable, "manage.py"]
+
+    migrate = subprocess.run([*manage, "migrate", "--noinput"], capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    assert migrate.returncode == 0, migrate.stderr
+
+    script = (
+        "from django.db import connection; from ingest.models import Collection, Document, Chunk;"
+        "c = Collection.objects.create(name='pg');"
+        "d = Document.objects.create(collection=c, title='t', original_name='t.pdf', sha256='0'*64, file='x');"
+        "Chunk.objects.create(document=d, ordinal=0, text='hello', page_number=2, element_types=['Title']);"
+        "print(connection.vendor, Chunk.objects.get(document=d).element_types[0], Document.objects.get().status)"
+    )
+    shell = subprocess.run([*manage, "shell", "-v", "0", "-c", script], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    assert shell.returncode == 0, shell.stderr
+    assert shell.stdout.split() == ["postgresql", "Title", "queued"]

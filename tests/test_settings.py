@@ -1,0 +1,52 @@
+"""Settings come from the environment and fail loudly on bad values."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_settings(**env: str) -> subprocess.CompletedProcess[str]:
+    script = "from django.conf import settings; print(settings.DEBUG)"
+    base = {"DJANGO_SETTINGS_MODULE": "docanalyst.settings", "PATH": "/usr/bin:/bin", "VAR_DIR": "/tmp/docanalyst-settings-test"}
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, env={**base, **env}, timeout=60)
+
+
+def test_debug_is_off_by_default() -> None:
+    assert load_settings(SECRET_KEY="x").stdout.strip() == "False"
+
+
+def test_a_secret_key_is_required_outside_debug() -> None:
+    completed = load_settings()
+
+    assert completed.returncode != 0
+    assert "SECRET_KEY is required" in completed.stderr
+
+
+def test_a_secret_key_can_come_from_a_file(tmp_path: Path) -> None:
+    secret = tmp_path / "secret"
+    secret.write_text("from-a-file\n")
+
+    assert load_settings(SECRET_KEY_FILE=str(secret)).returncode == 0
+
+
+def test_a_malformed_boolean_is_refused() -> None:
+    completed = load_settings(SECRET_KEY="x", DEBUG="maybe")
+
+    assert completed.returncode != 0
+    assert "DEBUG='maybe' is not a boolean" in completed.stderr
+
+
+def test_a_malformed_integer_is_refused() -> None:
+    completed = load_settings(SECRET_KEY="x", CHROMA_PORT="eight thousand")
+
+    assert "CHROMA_PORT='eight thousand' is not an integer" in completed.stderr
+
+
+def test_an_llm_url_without_a_model_name_is_refused() -> None:
+    completed = load_settings(SECRET_KEY="x", LLM_BASE_URL="http://127.0.0.1:8000/v1")
+
+    assert "LLM_MODEL" in completed.stderr
