@@ -21,7 +21,6 @@ from docanalyst.services import answers, exports, summaries
 from docanalyst.services.search import chunks_search
 from ingest import selectors
 
-
 EXPORT_FORMATS = ("md", "pdf")
 
 
@@ -79,7 +78,10 @@ class SearchApi(APIView):
         collection_ids = [int(c) for c in request.query_params.getlist("collection") if c.isdigit()]
         k_raw = request.query_params.get("k", "")
         hits = chunks_search(
-            user=request.user, query=query, collection_ids=collection_ids or None, k=int(k_raw) if k_raw.isdigit() else None
+            user=request.user,
+            query=query,
+            collection_ids=collection_ids or None,
+            k=int(k_raw) if k_raw.isdigit() else None,
         )
         results = [
             {
@@ -169,7 +171,9 @@ def summary_payload(summary: Any) -> dict[str, Any]:
 
 
 class DocumentSummaryApi(APIView):
-    @extend_schema(request=None, responses={201: inline_serializer("SummaryResult", {"summary": serializers.CharField()})})
+    @extend_schema(
+        request=None, responses={201: inline_serializer("SummaryResult", {"summary": serializers.CharField()})}
+    )
     def post(self, request: Request, document_id: int) -> Response:
         document = get_object_or_404(selectors.documents_visible_to(request.user), pk=document_id)
         try:

@@ -24,6 +24,9 @@ class Answer(models.Model):
     class Meta:
         ordering = ["-created_at"]
 
+    def __str__(self) -> str:
+        return f"Answer {self.pk}: {self.question[:60]}"
+
 
 class Summary(models.Model):
     document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="summaries")
@@ -39,3 +42,6 @@ class Summary(models.Model):
     class Meta:
         ordering = ["-created_at"]
         verbose_name_plural = "summaries"
+
+    def __str__(self) -> str:
+        return f"Summary {self.pk} of document {self.document_id}"

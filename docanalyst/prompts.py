@@ -79,7 +79,7 @@ def summary_map_messages(title: str, passages: Sequence[PromptPassage]) -> list[
 
 
 def summary_reduce_messages(title: str, partials: Sequence[str]) -> list[Message]:
-    block = "\n".join(f"<passage n=\"{i + 1}\">\n{_neutralise(text)}\n</passage>" for i, text in enumerate(partials))
+    block = "\n".join(f'<passage n="{i + 1}">\n{_neutralise(text)}\n</passage>' for i, text in enumerate(partials))
     return [
         Message("system", SUMMARY_REDUCE_SYSTEM),
         Message("user", f"Document: {_neutralise(title)}\n<documents>\n{block}\n</documents>\n\nCombined summary:"),

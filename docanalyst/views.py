@@ -3,25 +3,26 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 
 from docanalyst import selectors as read_selectors
 from docanalyst.api import citations_with_urls, export_response, page_url
 from docanalyst.backends.llm import LLMUnavailable, get_llm
+from docanalyst.http import HtmxHttpRequest
 from docanalyst.services import answers, summaries
 from docanalyst.services.search import chunks_search
 from ingest import selectors
 
 
-def _selected_collections(request: HttpRequest) -> list[int]:
+def _selected_collections(request: HtmxHttpRequest) -> list[int]:
     source = request.POST if request.method == "POST" else request.GET
     return [int(c) for c in source.getlist("collection") if c.isdigit()]
 
 
 @login_required
-def search_view(request: HttpRequest) -> HttpResponse:
+def search_view(request: HtmxHttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
     chosen = _selected_collections(request)
     hits = chunks_search(user=request.user, query=query, collection_ids=chosen or None) if query else []
@@ -37,7 +38,7 @@ def search_view(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def ask_view(request: HttpRequest) -> HttpResponse:
+def ask_view(request: HtmxHttpRequest) -> HttpResponse:
     context = {
         "collections": selectors.collections_readable_by(request.user),
         "llm_configured": get_llm() is not None,
@@ -47,7 +48,7 @@ def ask_view(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def ask_answer_partial(request: HttpRequest) -> HttpResponse:
+def ask_answer_partial(request: HtmxHttpRequest) -> HttpResponse:
     question = request.POST.get("question", "").strip()
     context: dict[str, object] = {"question": question}
     if not question:
@@ -67,7 +68,7 @@ def ask_answer_partial(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def document_page_view(request: HttpRequest, document_id: int, page: int) -> HttpResponse:
+def document_page_view(request: HtmxHttpRequest, document_id: int, page: int) -> HttpResponse:
     """The citation target: the page's extracted text with the cited passage highlighted."""
     document = get_object_or_404(selectors.documents_visible_to(request.user), pk=document_id)
     chunks = list(selectors.chunks_of_page(document, page))
@@ -87,7 +88,7 @@ def document_page_view(request: HttpRequest, document_id: int, page: int) -> Htt
 
 @login_required
 @require_POST
-def summary_create_partial(request: HttpRequest, document_id: int) -> HttpResponse:
+def summary_create_partial(request: HtmxHttpRequest, document_id: int) -> HttpResponse:
     document = get_object_or_404(selectors.documents_visible_to(request.user), pk=document_id)
     context: dict[str, object] = {"document": document}
     try:
@@ -101,6 +102,6 @@ def summary_create_partial(request: HttpRequest, document_id: int) -> HttpRespon
 
 
 @login_required
-def summary_export_view(request: HttpRequest, summary_id: int, fmt: str) -> HttpResponse:
+def summary_export_view(request: HtmxHttpRequest, summary_id: int, fmt: str) -> HttpResponse:
     summary = get_object_or_404(read_selectors.summaries_visible_to(request.user), pk=summary_id)
     return export_response(summary, fmt)

@@ -24,9 +24,24 @@ class DocumentSerializer(serializers.ModelSerializer[Document]):
     class Meta:
         model = Document
         fields = [
-            "id", "title", "original_name", "collection", "collection_id", "status", "stage", "progress", "error",
-            "mime_type", "size_bytes", "sha256", "page_count", "chunk_count", "created_at", "updated_at",
-            "ready_at", "url",
+            "id",
+            "title",
+            "original_name",
+            "collection",
+            "collection_id",
+            "status",
+            "stage",
+            "progress",
+            "error",
+            "mime_type",
+            "size_bytes",
+            "sha256",
+            "page_count",
+            "chunk_count",
+            "created_at",
+            "updated_at",
+            "ready_at",
+            "url",
         ]
 
     def get_url(self, document: Document) -> str:
@@ -41,7 +56,9 @@ class CollectionSerializer(serializers.ModelSerializer[Collection]):
 
 class UploadSerializer(serializers.Serializer[None]):
     file = serializers.ListField(child=serializers.FileField(allow_empty_file=True), allow_empty=False)
-    collection = serializers.CharField(required=False, allow_blank=True, help_text="Collection id or name (created if new).")
+    collection = serializers.CharField(
+        required=False, allow_blank=True, help_text="Collection id or name (created if new)."
+    )
 
 
 def resolve_collection(user: object, value: str | None) -> Collection:
@@ -67,7 +84,7 @@ class DocumentListCreateApi(APIView):
     )
     def post(self, request: Request) -> Response:
         files = request.FILES.getlist("file")
-        serializer = UploadSerializer(data={"file": files, "collection": request.data.get("collection", "")})
+        serializer = UploadSerializer(data={"file": files, "collection": request.POST.get("collection", "")})
         serializer.is_valid(raise_exception=True)
         collection = resolve_collection(request.user, serializer.validated_data.get("collection"))
         try:

@@ -3,12 +3,13 @@ through `collections_readable_by`, the one place that decides what a user may se
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import User as AuthUser
 from django.db.models import QuerySet
 
 from ingest.models import Chunk, Collection, Document
 
-User = AbstractBaseUser | AnonymousUser
+User = AuthUser | AnonymousUser
 
 
 def collections_readable_by(user: User) -> QuerySet[Collection]:

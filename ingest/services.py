@@ -6,6 +6,7 @@ duplicate or redelivered task finds nothing to claim and does nothing.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 import time
@@ -15,7 +16,7 @@ from typing import Any
 
 import magic
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
 from django.core.files.base import File
 from django.core.files.storage import default_storage
@@ -37,11 +38,12 @@ Status = Document.Status
 # --- collections ---------------------------------------------------------------------------------
 
 
-def collection_get_or_create(*, name: str, user: AbstractBaseUser | None = None) -> Collection:
+def collection_get_or_create(*, name: str, user: User | AnonymousUser | None = None) -> Collection:
     name = name.strip()
     if not name:
         raise ValidationError("A collection needs a name.")
-    collection, _ = Collection.objects.get_or_create(name=name, defaults={"created_by": user})
+    creator = user if isinstance(user, User) else None
+    collection, _ = Collection.objects.get_or_create(name=name, defaults={"created_by": creator})
     return collection
 
 
@@ -57,7 +59,9 @@ def _title_from_name(name: str) -> str:
     return stem or name or "Untitled"
 
 
-def document_create(*, collection: Collection, uploaded_file: UploadedFile, user: AbstractBaseUser | None) -> Document:
+def document_create(
+    *, collection: Collection, uploaded_file: UploadedFile, user: User | AnonymousUser | None
+) -> Document:
     """Store the original, record the document and queue it for parsing once committed."""
     if uploaded_file.size is not None and uploaded_file.size > settings.UPLOAD_MAX_BYTES:
         raise ValidationError(
@@ -84,7 +88,7 @@ def document_create(*, collection: Collection, uploaded_file: UploadedFile, user
         sha256=sha256,
         mime_type=mime_type,
         size_bytes=uploaded_file.size or 0,
-        uploaded_by=user if user is not None and user.is_authenticated else None,
+        uploaded_by=user if isinstance(user, User) else None,
     )
     document_enqueue(document.pk)
     logger.info("document %s queued: %s (%s bytes)", document.pk, original_name, document.size_bytes)
@@ -92,7 +96,7 @@ def document_create(*, collection: Collection, uploaded_file: UploadedFile, user
 
 
 def documents_create(
-    *, collection: Collection, uploaded_files: Iterable[UploadedFile], user: AbstractBaseUser | None
+    *, collection: Collection, uploaded_files: Iterable[UploadedFile], user: User | AnonymousUser | None
 ) -> list[Document]:
     files = list(uploaded_files)
     if not files:
@@ -117,9 +121,13 @@ def _update(document_id: int, statuses: Sequence[str] | None = None, **fields: A
     return rows.update(updated_at=timezone.now(), **fields) > 0
 
 
-def document_claim(document_id: int, *, from_statuses: Sequence[str], status: str, stage: str, progress: int) -> Document | None:
+def document_claim(
+    document_id: int, *, from_statuses: Sequence[str], status: str, stage: str, progress: int
+) -> Document | None:
     """Claim a document for a stage; None when another task already moved it on."""
-    if not _update(document_id, from_statuses, status=status, stage=stage, progress=progress, attempts=F("attempts") + 1):
+    if not _update(
+        document_id, from_statuses, status=status, stage=stage, progress=progress, attempts=F("attempts") + 1
+    ):
         return None
     document = Document.objects.get(pk=document_id)
     if document.attempts > settings.INGEST_MAX_ATTEMPTS:
@@ -167,7 +175,13 @@ def document_store_chunks(document_id: int, *, drafts: Sequence[Any], mime_type:
 
 def document_mark_ready(document_id: int) -> bool:
     return _update(
-        document_id, [Status.EMBEDDING], status=Status.READY, stage="ready", progress=100, error="", ready_at=timezone.now()
+        document_id,
+        [Status.EMBEDDING],
+        status=Status.READY,
+        stage="ready",
+        progress=100,
+        error="",
+        ready_at=timezone.now(),
     )
 
 
@@ -206,7 +220,11 @@ def document_parse(document_id: int) -> None:
         return
     logger.info(
         "document %s parsed: %d elements, %s pages, %d chunks in %.2fs",
-        document_id, len(parsed.elements), parsed.page_count, len(drafts), time.monotonic() - started,
+        document_id,
+        len(parsed.elements),
+        parsed.page_count,
+        len(drafts),
+        time.monotonic() - started,
     )
     from ingest.tasks import embed_document
 
@@ -239,7 +257,9 @@ def document_embed(document_id: int) -> None:
 
         get_vector_store().delete_document(document.collection_id, document_id)
         return
-    logger.info("document %s embedded and indexed: %d chunks in %.2fs", document_id, len(chunks), time.monotonic() - started)
+    logger.info(
+        "document %s embedded and indexed: %d chunks in %.2fs", document_id, len(chunks), time.monotonic() - started
+    )
 
 
 def document_delete(document: Document) -> None:
@@ -261,7 +281,7 @@ def documents_requeue_stalled() -> int:
     a document that keeps stalling is failed by `document_claim`'s attempt cap."""
     from ingest.tasks import embed_document, parse_document
 
-    cutoff = timezone.now() - timezone.timedelta(seconds=settings.INGEST_STALL_SECONDS)
+    cutoff = timezone.now() - dt.timedelta(seconds=settings.INGEST_STALL_SECONDS)
     stalled = Document.objects.filter(status__in=Document.ACTIVE_STATUSES, updated_at__lt=cutoff)
     count = 0
     for document_id, status in stalled.values_list("pk", "status"):

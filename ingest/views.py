@@ -5,10 +5,11 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from docanalyst.http import HtmxHttpRequest
 from ingest import selectors, services
 from ingest.api import resolve_collection
 
@@ -17,7 +18,7 @@ INLINE_SAFE_TYPES = {"application/pdf", "text/plain", "image/png", "image/jpeg"}
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def documents_view(request: HttpRequest) -> HttpResponse:
+def documents_view(request: HtmxHttpRequest) -> HttpResponse:
     if request.method == "POST":
         collection_value = request.POST.get("new_collection", "").strip() or request.POST.get("collection", "")
         try:
@@ -38,20 +39,20 @@ def documents_view(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def documents_table_partial(request: HttpRequest) -> HttpResponse:
+def documents_table_partial(request: HtmxHttpRequest) -> HttpResponse:
     documents = selectors.documents_visible_to(request.user)[:200]
     return render(request, "ingest/_documents_table.html", {"documents": documents})
 
 
 @login_required
-def document_detail_view(request: HttpRequest, document_id: int) -> HttpResponse:
+def document_detail_view(request: HtmxHttpRequest, document_id: int) -> HttpResponse:
     document = get_object_or_404(selectors.documents_visible_to(request.user), pk=document_id)
     summaries = document.summaries.all()[:5]
     return render(request, "ingest/document_detail.html", {"document": document, "summaries": summaries})
 
 
 @login_required
-def document_status_partial(request: HttpRequest, document_id: int) -> HttpResponse:
+def document_status_partial(request: HtmxHttpRequest, document_id: int) -> HttpResponse:
     document = get_object_or_404(selectors.documents_visible_to(request.user), pk=document_id)
     response = render(request, "ingest/_document_status.html", {"document": document})
     if document.is_terminal and request.htmx:
@@ -60,22 +61,26 @@ def document_status_partial(request: HttpRequest, document_id: int) -> HttpRespo
 
 
 @login_required
-def document_original(request: HttpRequest, document_id: int) -> FileResponse:
+def document_original(request: HtmxHttpRequest, document_id: int) -> FileResponse:
     document = get_object_or_404(selectors.documents_visible_to(request.user), pk=document_id)
     try:
         handle = document.file.open("rb")
     except FileNotFoundError as exc:
         raise Http404("The original file is missing from storage.") from exc
     inline = document.mime_type in INLINE_SAFE_TYPES
-    response = FileResponse(handle, as_attachment=not inline, filename=document.original_name,
-                            content_type=document.mime_type if inline else "application/octet-stream")
+    response = FileResponse(
+        handle,
+        as_attachment=not inline,
+        filename=document.original_name,
+        content_type=document.mime_type if inline else "application/octet-stream",
+    )
     response["Content-Security-Policy"] = "sandbox"
     return response
 
 
 @login_required
 @require_POST
-def document_delete_view(request: HttpRequest, document_id: int) -> HttpResponse:
+def document_delete_view(request: HtmxHttpRequest, document_id: int) -> HttpResponse:
     document = get_object_or_404(selectors.documents_visible_to(request.user), pk=document_id)
     services.document_delete(document)
     messages.success(request, f"Deleted “{document.title}”.")

@@ -18,10 +18,13 @@ def main(argv: list[str]) -> int:
             url = urlparse(argv[2])
             print(url.hostname or "127.0.0.1", url.port or 6379)
         elif kind == "chroma":
-            with urllib.request.urlopen(f"http://{argv[2]}:{argv[3]}/api/v2/heartbeat", timeout=1) as response:
+            url = f"http://{argv[2]}:{argv[3]}/api/v2/heartbeat"
+            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - fixed http scheme
                 return 0 if response.status == 200 else 1
         elif kind == "http":
-            with urllib.request.urlopen(argv[2], timeout=1) as response:
+            if not argv[2].startswith("http://"):
+                return 1
+            with urllib.request.urlopen(argv[2], timeout=1) as response:  # noqa: S310 - http only, checked above
                 return 0 if response.status == 200 else 1
     except Exception:  # noqa: BLE001 - any failure means "not reachable yet"
         return 1

@@ -31,7 +31,7 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str, interval: f
         try:
             if check():
                 return
-        except Exception:  # noqa: BLE001 - not up yet
+        except Exception:
             pass
         time.sleep(interval)
     raise TimeoutError(f"{what} was not reached within {timeout} s")
@@ -49,8 +49,9 @@ class ServiceProcess:
 
     def start(self) -> ServiceProcess:
         log = self.log_path.open("ab")
-        self.process = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=ROOT,
-                                        start_new_session=True)
+        self.process = subprocess.Popen(
+            self.args, stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=ROOT, start_new_session=True
+        )
         return self
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
@@ -76,8 +77,19 @@ def redis_server() -> Iterator[ServiceProcess]:
     assert redis_bin, "redis-server is not installed (make test installs it)"
     service = ServiceProcess(
         "redis",
-        [redis_bin, "--port", str(_redis_port()), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(RUN_DIR)],
+        [
+            redis_bin,
+            "--port",
+            str(_redis_port()),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(RUN_DIR),
+        ],
     ).start()
     import redis
 
@@ -91,8 +103,16 @@ def redis_server() -> Iterator[ServiceProcess]:
 def chroma_server() -> Iterator[ServiceProcess]:
     service = ServiceProcess(
         "chroma",
-        [str(VENV_BIN / "chroma"), "run", "--path", str(RUN_DIR / "chroma"), "--host", "127.0.0.1",
-         "--port", str(settings.CHROMA_PORT)],
+        [
+            str(VENV_BIN / "chroma"),
+            "run",
+            "--path",
+            str(RUN_DIR / "chroma"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(settings.CHROMA_PORT),
+        ],
     ).start()
 
     def heartbeat() -> bool:
@@ -125,9 +145,22 @@ class Worker:
         env = {"DATABASE_URL": _database_url_for_children(), **(extra_env or {})}
         self.service = ServiceProcess(
             name,
-            [str(VENV_BIN / "celery"), "-A", "docanalyst", "worker", "-Q", "parse,embed,default",
-             "-c", str(concurrency), "--without-gossip", "--without-mingle", "--loglevel", "INFO",
-             "-n", f"{name}@%h"],
+            [
+                str(VENV_BIN / "celery"),
+                "-A",
+                "docanalyst",
+                "worker",
+                "-Q",
+                "parse,embed,default",
+                "-c",
+                str(concurrency),
+                "--without-gossip",
+                "--without-mingle",
+                "--loglevel",
+                "INFO",
+                "-n",
+                f"{name}@%h",
+            ],
             env=env,
         )
 
@@ -141,8 +174,9 @@ class Worker:
 
 
 @pytest.fixture(scope="session")
-def celery_worker(redis_server: ServiceProcess, chroma_server: ServiceProcess, django_db_setup: Any,
-                  django_db_blocker: Any) -> Iterator[Worker]:
+def celery_worker(
+    redis_server: ServiceProcess, chroma_server: ServiceProcess, django_db_setup: Any, django_db_blocker: Any
+) -> Iterator[Worker]:
     with django_db_blocker.unblock():
         worker = Worker().start()
     yield worker
@@ -161,7 +195,9 @@ def vector_store(chroma_server: ServiceProcess) -> Iterator[Any]:
 
 
 @pytest.fixture
-def ingest_stack(celery_worker: Worker, vector_store: Any, transactional_db: Any, settings: Any, tmp_path: Path) -> Worker:
+def ingest_stack(
+    celery_worker: Worker, vector_store: Any, transactional_db: Any, settings: Any, tmp_path: Path
+) -> Worker:
     """Everything ingestion needs, with committed transactions so the worker sees the rows."""
     settings.MEDIA_ROOT = os.path.join(RUN_DIR, "media")
     return celery_worker
@@ -177,7 +213,9 @@ def wait_for_documents(document_ids: list[int], timeout: float = 180) -> list[An
     from ingest.models import Document
 
     def all_terminal() -> bool:
-        return Document.objects.filter(pk__in=document_ids, status__in=Document.TERMINAL_STATUSES).count() == len(document_ids)
+        return Document.objects.filter(pk__in=document_ids, status__in=Document.TERMINAL_STATUSES).count() == len(
+            document_ids
+        )
 
     wait_until(all_terminal, timeout, f"documents {document_ids} finishing", interval=0.5)
     return list(Document.objects.filter(pk__in=document_ids).order_by("pk"))
@@ -200,8 +238,23 @@ def llama_server() -> Iterator[str]:
     port = _free_port()
     service = ServiceProcess(
         "llama",
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2_gguf_path()), "--host", "127.0.0.1",
-         "--port", str(port), "--n_ctx", "2048", "--n_threads", "2", "--model_alias", "smollm2"],
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(smollm2_gguf_path()),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "2048",
+            "--n_threads",
+            "2",
+            "--model_alias",
+            "smollm2",
+        ],
     ).start()
     base_url = f"http://127.0.0.1:{port}/v1"
 

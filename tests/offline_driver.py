@@ -62,14 +62,23 @@ def main() -> int:
         "WORKER_CONCURRENCY": "1",
         "WEB_WORKERS": "1",
     }
-    for key in ("DJANGO_SETTINGS_MODULE", "DOCANALYST_TEST_RUN_DIR", "DATABASE_URL", "SECRET_KEY", "TEST_SQLITE_PATH",
-                "CHROMA_COLLECTION_PREFIX", "MEDIA_ROOT", "CHROMA_PATH"):
+    for key in (
+        "DJANGO_SETTINGS_MODULE",
+        "DOCANALYST_TEST_RUN_DIR",
+        "DATABASE_URL",
+        "SECRET_KEY",
+        "TEST_SQLITE_PATH",
+        "CHROMA_COLLECTION_PREFIX",
+        "MEDIA_ROOT",
+        "CHROMA_PATH",
+    ):
         env.pop(key, None)
     log_path = work / "run.log"
     failures: list[str] = []
     with log_path.open("wb") as log:
-        app = subprocess.Popen(["bash", "scripts/run.sh"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                               start_new_session=True)
+        app = subprocess.Popen(
+            ["bash", "scripts/run.sh"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         try:
             base = f"http://127.0.0.1:{ports['web']}"
             deadline = time.monotonic() + 240
@@ -83,13 +92,21 @@ def main() -> int:
                 raise RuntimeError("the app did not come up")
 
             manage_env = {**env, "SECRET_KEY_FILE": str(work / "var" / "secret_key")}
-            token = subprocess.run([str(ROOT / ".venv/bin/python"), "manage.py", "create_api_token", "offline-admin"],
-                                   cwd=ROOT, env=manage_env, capture_output=True, text=True, check=True).stdout.strip()
+            token = subprocess.run(
+                [str(ROOT / ".venv/bin/python"), "manage.py", "create_api_token", "offline-admin"],
+                cwd=ROOT,
+                env=manage_env,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
             api = requests.Session()
             api.headers["Authorization"] = f"Bearer {token}"
 
-            pdf = make_pdf(work / "planted.pdf", [["Overview", "General maintenance notes for the bridge."],
-                                                  ["Fasteners", PLANTED]])
+            pdf = make_pdf(
+                work / "planted.pdf",
+                [["Overview", "General maintenance notes for the bridge."], ["Fasteners", PLANTED]],
+            )
             corrupt = work / "corrupt.pdf"
             corrupt.write_bytes(b"%PDF-1.7 this is not really a PDF")
             with pdf.open("rb") as good, corrupt.open("rb") as bad:
@@ -105,14 +122,28 @@ def main() -> int:
                         states[document_id] = body
                 time.sleep(1)
             check(states.get(ids[0], {}).get("status") == "ready", f"planted PDF ready: {states.get(ids[0])}", failures)
-            check(states.get(ids[1], {}).get("status") == "failed" and bool(states[ids[1]].get("error")),
-                  f"corrupt PDF failed with a reason: {states.get(ids[1])}", failures)
+            check(
+                states.get(ids[1], {}).get("status") == "failed" and bool(states[ids[1]].get("error")),
+                f"corrupt PDF failed with a reason: {states.get(ids[1])}",
+                failures,
+            )
 
-            results = api.get(f"{base}/api/v1/search", params={"q": "anchor bolt TC-4410-B torque"}, timeout=60).json()["results"]
-            check(bool(results) and results[0]["page"] == 2 and PLANTED in results[0]["text"], "search: page 2 first", failures)
-            answer = api.post(f"{base}/api/v1/ask", json={"question": "What torque does anchor bolt TC-4410-B need?"},
-                              timeout=60).json()
-            check(bool(answer.get("citations")) and answer["citations"][0]["page"] == 2, f"ask cites page 2: {answer}", failures)
+            results = api.get(f"{base}/api/v1/search", params={"q": "anchor bolt TC-4410-B torque"}, timeout=60).json()[
+                "results"
+            ]
+            check(
+                bool(results) and results[0]["page"] == 2 and PLANTED in results[0]["text"],
+                "search: page 2 first",
+                failures,
+            )
+            answer = api.post(
+                f"{base}/api/v1/ask", json={"question": "What torque does anchor bolt TC-4410-B need?"}, timeout=60
+            ).json()
+            check(
+                bool(answer.get("citations")) and answer["citations"][0]["page"] == 2,
+                f"ask cites page 2: {answer}",
+                failures,
+            )
             summary = api.post(f"{base}/api/v1/documents/{ids[0]}/summary", timeout=60).json()
             check(bool(summary.get("citations")), "summary has citations", failures)
             markdown = api.get(base + summary["exports"]["markdown"], timeout=30)

@@ -23,7 +23,10 @@ def test_the_whole_path_works_with_the_network_cut_and_nothing_tries_to_reach_ou
 
     completed = subprocess.run(
         [unshare, "-n", sys.executable, str(ROOT / "tests" / "offline_driver.py")],
-        capture_output=True, text=True, timeout=900, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=ROOT,
     )
 
     assert completed.stdout.strip(), completed.stderr[-3000:]
@@ -39,7 +42,8 @@ def test_the_network_guard_refuses_outside_addresses_and_allows_loopback() -> No
         "s=socket.socket(); s.settimeout(0.2)\n"
         "try:\n    s.connect(('192.0.2.1', 80)); print('connected')\n"
         "except offline.OutboundConnectionBlocked: print('blocked')\n"
-        "l=socket.socket(); l.bind(('127.0.0.1',0)); l.listen(); c=socket.socket(); c.connect(l.getsockname()); print('loopback ok')"
+        "l=socket.socket(); l.bind(('127.0.0.1',0)); l.listen();"
+        "c=socket.socket(); c.connect(l.getsockname()); print('loopback ok')"
     )
     completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=60)
 

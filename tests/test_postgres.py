@@ -29,13 +29,20 @@ def postgres_url() -> Iterator[str]:
 
 
 def test_migrations_and_models_work_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "docanalyst.settings", "DATABASE_URL": postgres_url,
-           "SECRET_KEY": "x", "VAR_DIR": str(tmp_path)}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "docanalyst.settings",
+        "DATABASE_URL": postgres_url,
+        "SECRET_KEY": "x",
+        "VAR_DIR": str(tmp_path),
+    }
     for key in ("DOCANALYST_TEST_RUN_DIR", "TEST_SQLITE_PATH"):
         env.pop(key, None)
     manage = [sys.executable, "manage.py"]
 
-    migrate = subprocess.run([*manage, "migrate", "--noinput"], capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    migrate = subprocess.run(
+        [*manage, "migrate", "--noinput"], capture_output=True, text=True, cwd=ROOT, env=env, timeout=300
+    )
     assert migrate.returncode == 0, migrate.stderr
 
     script = (
@@ -45,6 +52,8 @@ def test_migrations_and_models_work_on_postgresql(postgres_url: str, tmp_path: P
         "Chunk.objects.create(document=d, ordinal=0, text='hello', page_number=2, element_types=['Title']);"
         "print(connection.vendor, Chunk.objects.get(document=d).element_types[0], Document.objects.get().status)"
     )
-    shell = subprocess.run([*manage, "shell", "-v", "0", "-c", script], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    shell = subprocess.run(
+        [*manage, "shell", "-v", "0", "-c", script], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120
+    )
     assert shell.returncode == 0, shell.stderr
     assert shell.stdout.split() == ["postgresql", "Title", "queued"]

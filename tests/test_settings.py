@@ -11,8 +11,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def load_settings(**env: str) -> subprocess.CompletedProcess[str]:
     script = "from django.conf import settings; print(settings.DEBUG)"
-    base = {"DJANGO_SETTINGS_MODULE": "docanalyst.settings", "PATH": "/usr/bin:/bin", "VAR_DIR": "/tmp/docanalyst-settings-test"}
-    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, env={**base, **env}, timeout=60)
+    base = {
+        "DJANGO_SETTINGS_MODULE": "docanalyst.settings",
+        "PATH": "/usr/bin:/bin",
+        "VAR_DIR": "/tmp/docanalyst-settings-test",
+    }
+    return subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, env={**base, **env}, timeout=60
+    )
 
 
 def test_debug_is_off_by_default() -> None:

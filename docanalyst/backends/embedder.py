@@ -79,8 +79,8 @@ class SentenceTransformerEmbedder:
         self.batch_size = batch_size
         self.model = SentenceTransformer(str(path), device=device, local_files_only=True)
         self.name = path.name if path.name != "model" else path.parent.name
-        self.dimension = int(self.model.get_embedding_dimension())
-        self.max_tokens = int(self.model.max_seq_length)
+        self.dimension = int(self.model.get_embedding_dimension() or 0)
+        self.max_tokens = int(self.model.max_seq_length or 512)
 
     def encode(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:

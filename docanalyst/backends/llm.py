@@ -11,6 +11,7 @@ import functools
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 
@@ -36,7 +37,8 @@ class OpenAICompatibleLLM:
         self._openai = openai
         self.client = openai.OpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=max_retries)
 
-    def _messages(self, messages: list[Message]) -> list[dict[str, str]]:
+    def _messages(self, messages: list[Message]) -> Any:
+        """As the OpenAI client's message params (typed there as a union of TypedDicts)."""
         return [{"role": m.role, "content": m.content} for m in messages]
 
     def _unavailable(self, exc: Exception) -> LLMUnavailable:
@@ -58,7 +60,7 @@ class OpenAICompatibleLLM:
                 model=self.model, messages=self._messages(messages), max_tokens=max_tokens, temperature=0.0
             )
             content = response.choices[0].message.content
-        except Exception as exc:  # noqa: BLE001 - every failure mode becomes one clear message
+        except Exception as exc:
             raise self._unavailable(exc) from exc
         if content is None:
             raise LLMUnavailable("The language model returned an empty reply.")
@@ -67,7 +69,7 @@ class OpenAICompatibleLLM:
     def stream(self, messages: list[Message], max_tokens: int) -> Iterator[str]:
         """Yield text deltas as the server produces them."""
         try:
-            stream = self.client.chat.completions.create(
+            stream: Any = self.client.chat.completions.create(
                 model=self.model, messages=self._messages(messages), max_tokens=max_tokens, temperature=0.0, stream=True
             )
             finished = False
@@ -81,7 +83,7 @@ class OpenAICompatibleLLM:
                     finished = True
         except LLMUnavailable:
             raise
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise self._unavailable(exc) from exc
         if not finished:
             raise LLMUnavailable("The language model's reply was cut off before it finished. Try again.")

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User as AuthUser
 
 from docanalyst import prompts
 from docanalyst.backends.embedder import get_embedder
@@ -50,11 +51,16 @@ class AnswerResult:
 
 
 def _citation(n: int, hit: SearchHit, quote: str) -> Citation:
-    return Citation(n=n, document_id=hit.document.pk, title=hit.document.title, page=hit.page, quote=quote, chunk_id=hit.chunk.pk)
+    return Citation(
+        n=n, document_id=hit.document.pk, title=hit.document.title, page=hit.page, quote=quote, chunk_id=hit.chunk.pk
+    )
 
 
 def _prompt_passages(hits: Sequence[SearchHit]) -> list[prompts.PromptPassage]:
-    return [prompts.PromptPassage(n=i + 1, title=h.document.title, page=h.page, text=h.chunk.text) for i, h in enumerate(hits)]
+    return [
+        prompts.PromptPassage(n=i + 1, title=h.document.title, page=h.page, text=h.chunk.text)
+        for i, h in enumerate(hits)
+    ]
 
 
 def _fit_to_context(hits: list[SearchHit], question: str) -> list[SearchHit]:
@@ -91,13 +97,17 @@ def _extractive(question: str, hits: list[SearchHit], supporting: list[SearchHit
     query_vector = get_embedder().encode([question])[0]
     top = supporting[:3]
     sentences = best_sentence_per_text(query_vector, [h.chunk.text for h in top])
-    citations = [_citation(i + 1, hit, sentence) for i, (hit, (sentence, _)) in enumerate(zip(top, sentences, strict=True))]
+    citations = [
+        _citation(i + 1, hit, sentence) for i, (hit, (sentence, _)) in enumerate(zip(top, sentences, strict=True))
+    ]
     quoted = "\n\n".join(f"“{c.quote}” [{c.n}]" for c in citations)
-    return AnswerResult(f"{NO_MODEL_NOTICE}\n\n{quoted}", citations, supported=True, backend="extractive", passages=hits)
+    return AnswerResult(
+        f"{NO_MODEL_NOTICE}\n\n{quoted}", citations, supported=True, backend="extractive", passages=hits
+    )
 
 
 def _record(user: User, question: str, result: AnswerResult, sent: Sequence[SearchHit]) -> AnswerResult:
-    if user.is_authenticated:
+    if isinstance(user, AuthUser):
         record = Answer.objects.create(
             user=user,
             question=question,
@@ -124,17 +134,33 @@ def answer_question(*, user: User, question: str, collection_ids: list[int] | No
         result = AnswerResult(NO_ANSWER_TEXT, [], supported=False, backend="openai", model=llm.model, passages=hits)
         return _record(user, question, result, [])
     sent = _fit_to_context(supporting, question)
-    text = llm.complete(prompts.answer_messages(question, _prompt_passages(sent)), settings.LLM_MAX_ANSWER_TOKENS).strip()
+    text = llm.complete(
+        prompts.answer_messages(question, _prompt_passages(sent)), settings.LLM_MAX_ANSWER_TOKENS
+    ).strip()
     result = _llm_result(text, sent, hits, llm.model)
     return _record(user, question, result, sent)
 
 
 def _llm_result(text: str, sent: list[SearchHit], hits: list[SearchHit], model: str) -> AnswerResult:
     if not text or text.startswith(prompts.NO_ANSWER_MARKER):
-        return AnswerResult(NO_ANSWER_TEXT, [], supported=False, backend="openai", model=model,
-                            prompt_version=prompts.ANSWER_PROMPT_VERSION, passages=hits)
-    return AnswerResult(text, _cited(text, sent), supported=True, backend="openai", model=model,
-                        prompt_version=prompts.ANSWER_PROMPT_VERSION, passages=hits)
+        return AnswerResult(
+            NO_ANSWER_TEXT,
+            [],
+            supported=False,
+            backend="openai",
+            model=model,
+            prompt_version=prompts.ANSWER_PROMPT_VERSION,
+            passages=hits,
+        )
+    return AnswerResult(
+        text,
+        _cited(text, sent),
+        supported=True,
+        backend="openai",
+        model=model,
+        prompt_version=prompts.ANSWER_PROMPT_VERSION,
+        passages=hits,
+    )
 
 
 def answer_question_stream(
@@ -153,7 +179,9 @@ def answer_question_stream(
     sent = _fit_to_context(supporting, question)
     parts: list[str] = []
     try:
-        for delta in llm.stream(prompts.answer_messages(question, _prompt_passages(sent)), settings.LLM_MAX_ANSWER_TOKENS):
+        for delta in llm.stream(
+            prompts.answer_messages(question, _prompt_passages(sent)), settings.LLM_MAX_ANSWER_TOKENS
+        ):
             parts.append(delta)
             yield {"type": "delta", "text": delta}
     except LLMUnavailable as exc:

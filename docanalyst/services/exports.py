@@ -46,7 +46,7 @@ def summary_to_markdown(summary: Summary) -> str:
     body = re.sub(r"^\\- ", "- ", body, flags=re.MULTILINE)
     lines += [body, "", "## Sources", ""]
     for c in summary.citations:
-        lines.append(f"[{c['n']}] {_md_escape(str(c['title']))}, {_page(c)}: \"{_md_escape(str(c['quote']))}\"")
+        lines.append(f'[{c["n"]}] {_md_escape(str(c["title"]))}, {_page(c)}: "{_md_escape(str(c["quote"]))}"')
         lines.append("")
     lines += ["## Provenance", ""]
     lines += [f"- **{name}:** {_md_escape(value)}" for name, value in _provenance(summary)]
@@ -67,7 +67,7 @@ def summary_to_pdf(summary: Summary) -> bytes:
             story.append(Paragraph(escape(paragraph), styles["BodyText"]))
     story += [Spacer(1, 12), Paragraph("Sources", styles["Heading2"])]
     for c in summary.citations:
-        story.append(Paragraph(escape(f"[{c['n']}] {c['title']}, {_page(c)}: \"{c['quote']}\""), styles["BodyText"]))
+        story.append(Paragraph(escape(f'[{c["n"]}] {c["title"]}, {_page(c)}: "{c["quote"]}"'), styles["BodyText"]))
     story += [Spacer(1, 12), Paragraph("Provenance", styles["Heading2"])]
     for name, value in _provenance(summary):
         story.append(Paragraph(f"<b>{escape(name)}:</b> {escape(value)}", styles["BodyText"]))

@@ -44,10 +44,7 @@ def central_indices(vectors: np.ndarray, count: int, diversity: float = 0.5) -> 
     chosen: list[int] = []
     candidates = list(range(len(vectors)))
     while candidates and len(chosen) < count:
-        if chosen:
-            redundancy = (vectors[candidates] @ vectors[chosen].T).max(axis=1)
-        else:
-            redundancy = np.zeros(len(candidates))
+        redundancy = (vectors[candidates] @ vectors[chosen].T).max(axis=1) if chosen else np.zeros(len(candidates))
         scores = (1 - diversity) * relevance[candidates] - diversity * redundancy
         pick = candidates[int(np.argmax(scores))]
         chosen.append(pick)

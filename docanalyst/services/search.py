@@ -59,9 +59,11 @@ def chunks_search(
     match = Q()
     for document_id, ordinal in keys:
         match |= Q(document_id=document_id, ordinal=ordinal)
-    chunks = Chunk.objects.filter(match).filter(
-        document__collection_id__in=permitted, document__status=Document.Status.READY
-    ).select_related("document", "document__collection")
+    chunks = (
+        Chunk.objects.filter(match)
+        .filter(document__collection_id__in=permitted, document__status=Document.Status.READY)
+        .select_related("document", "document__collection")
+    )
 
     hits = [SearchHit(chunk=c, score=keys[(c.document_id, c.ordinal)]) for c in chunks]
     hits.sort(key=lambda hit: hit.score, reverse=True)

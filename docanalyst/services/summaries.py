@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from django.conf import settings
+from django.contrib.auth.models import User as AuthUser
 
 from docanalyst import prompts
 from docanalyst.backends.llm import OpenAICompatibleLLM, get_llm
@@ -30,8 +31,14 @@ class SummaryNotPossible(ValueError):
 
 
 def _citation_dict(n: int, document: Document, chunk: Chunk, quote: str) -> dict[str, object]:
-    return {"n": n, "document_id": document.pk, "title": document.title, "page": chunk.page_number,
-            "quote": quote, "chunk_id": chunk.pk}
+    return {
+        "n": n,
+        "document_id": document.pk,
+        "title": document.title,
+        "page": chunk.page_number,
+        "quote": quote,
+        "chunk_id": chunk.pk,
+    }
 
 
 def _chunk_vectors(document: Document, chunks: Sequence[Chunk]) -> np.ndarray:
@@ -75,16 +82,26 @@ def _windows(chunks: list[Chunk], budget_tokens: int) -> list[list[int]]:
     return windows
 
 
-def _llm_summary(llm: OpenAICompatibleLLM, document: Document, chunks: list[Chunk]) -> tuple[str, list[dict[str, object]]]:
+def _llm_summary(
+    llm: OpenAICompatibleLLM, document: Document, chunks: list[Chunk]
+) -> tuple[str, list[dict[str, object]]]:
     budget = settings.LLM_CONTEXT_TOKENS - settings.LLM_MAX_ANSWER_TOKENS - 300
     partials: list[str] = []
     for window in _windows(chunks, budget):
-        passages = [prompts.PromptPassage(n=i + 1, title=document.title, page=chunks[i].page_number, text=chunks[i].text) for i in window]
-        partials.append(llm.complete(prompts.summary_map_messages(document.title, passages), settings.LLM_MAX_ANSWER_TOKENS).strip())
+        passages = [
+            prompts.PromptPassage(n=i + 1, title=document.title, page=chunks[i].page_number, text=chunks[i].text)
+            for i in window
+        ]
+        partials.append(
+            llm.complete(prompts.summary_map_messages(document.title, passages), settings.LLM_MAX_ANSWER_TOKENS).strip()
+        )
     combined = partials[0]
     while len(partials) > 1:  # reduce in rounds so any number of partials fits the window
         groups = [partials[i : i + 8] for i in range(0, len(partials), 8)]
-        partials = [llm.complete(prompts.summary_reduce_messages(document.title, g), settings.LLM_MAX_ANSWER_TOKENS).strip() for g in groups]
+        partials = [
+            llm.complete(prompts.summary_reduce_messages(document.title, g), settings.LLM_MAX_ANSWER_TOKENS).strip()
+            for g in groups
+        ]
         combined = partials[0]
 
     # Renumber the chunk numbers the model cited as 1..n in order of appearance.
@@ -121,7 +138,7 @@ def summary_create(*, user: User, document: Document) -> Summary:
     return Summary.objects.create(
         document=document,
         document_sha256=document.sha256,
-        created_by=user if user.is_authenticated else None,
+        created_by=user if isinstance(user, AuthUser) else None,
         text=text,
         citations=citations,
         backend=backend,

@@ -11,8 +11,9 @@ from django.utils.safestring import SafeString, mark_safe
 register = template.Library()
 
 STOPWORDS = frozenset(
-    "the and for are was were what which who whom this that these those with from into about does did has have "
-    "had not but can its it's our your their there here how why when where is of to in on at by be as an a or".split()
+    """the and for are was were what which who whom this that these those with from into about does did
+    has have had not but can its it's our your their there here how why when where is of to in on at by be
+    as an a or""".split()
 )
 _WORD = re.compile(r"[\w§.\-/]+", re.UNICODE)
 

@@ -70,33 +70,38 @@ def _split_by_token_windows(text: str, tokens: TokenCounter, limit: int) -> Iter
         start = end
 
 
+def _pieces(elements: Iterable[ParsedElement], tokens: TokenCounter, limit: int) -> Iterator[tuple[str, str, int]]:
+    """(text, element type, content tokens) for each element, over-long ones split."""
+    for element in elements:
+        size = tokens.count(element.text) - SPECIAL_TOKENS
+        if size <= limit:
+            yield element.text, element.element_type, size
+            continue
+        for piece in _split_long_text(element.text, tokens, limit):
+            yield piece, element.element_type, tokens.count(piece) - SPECIAL_TOKENS
+
+
+def _pack(pieces: Iterable[tuple[str, str, int]], target: int) -> Iterator[list[tuple[str, str, int]]]:
+    batch: list[tuple[str, str, int]] = []
+    used = 0
+    for piece in pieces:
+        if batch and used + piece[2] > target:
+            yield batch
+            batch, used = [], 0
+        batch.append(piece)
+        used += piece[2]
+    if batch:
+        yield batch
+
+
 def chunk(elements: Iterable[ParsedElement], tokens: TokenCounter, target_tokens: int) -> list[ChunkDraft]:
     limit = tokens.max_tokens - SPECIAL_TOKENS
     target = min(target_tokens, limit)
     drafts: list[ChunkDraft] = []
-
     for (page, section), group in groupby(elements, key=lambda e: (e.page_number, e.section)):
-        current: list[str] = []
-        current_types: list[str] = []
-        current_tokens = 0
-
-        def flush() -> None:
-            nonlocal current, current_types, current_tokens
-            if current:
-                drafts.append(ChunkDraft("\n\n".join(current), page, section, sorted(set(current_types))))
-            current, current_types, current_tokens = [], [], 0
-
-        for element in group:
-            size = tokens.count(element.text) - SPECIAL_TOKENS
-            pieces = [element.text] if size <= limit else list(_split_long_text(element.text, tokens, limit))
-            for piece in pieces:
-                piece_tokens = size if len(pieces) == 1 else tokens.count(piece) - SPECIAL_TOKENS
-                if current and current_tokens + piece_tokens > target:
-                    flush()
-                current.append(piece)
-                current_types.append(element.element_type)
-                current_tokens += piece_tokens
-        flush()
+        for batch in _pack(_pieces(group, tokens, limit), target):
+            text = "\n\n".join(piece for piece, _, _ in batch)
+            drafts.append(ChunkDraft(text, page, section, sorted({kind for _, kind, _ in batch})))
 
     for draft in drafts:
         draft.token_count = tokens.count(draft.text)

@@ -15,7 +15,6 @@ from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from ingest.models import Document
-from tests.documents import make_pdf
 from tests.factories import UserFactory
 from tests.ingest.test_tasks import PLANTED, planted_pdf
 
@@ -64,8 +63,13 @@ def test_the_openapi_schema_describes_the_endpoints() -> None:
     assert response.status_code == 200
     schema = json.loads(response.content)
     assert schema["openapi"].startswith("3.")
-    for path in ("/api/v1/documents", "/api/v1/documents/{document_id}", "/api/v1/search", "/api/v1/ask",
-                 "/api/v1/documents/{document_id}/summary"):
+    for path in (
+        "/api/v1/documents",
+        "/api/v1/documents/{document_id}",
+        "/api/v1/search",
+        "/api/v1/ask",
+        "/api/v1/documents/{document_id}/summary",
+    ):
         assert path in schema["paths"], path
 
 
@@ -77,7 +81,9 @@ def test_upload_poll_search_ask_summarize_and_export_through_the_api(ingest_stac
     corrupt.write_bytes(b"%PDF-1.4 nothing else")
 
     with planted_pdf(tmp_path).open("rb") as pdf, corrupt.open("rb") as bad:
-        response = client.post("/api/v1/documents", {"file": [pdf, bad], "collection": "Engineering"}, format="multipart")
+        response = client.post(
+            "/api/v1/documents", {"file": [pdf, bad], "collection": "Engineering"}, format="multipart"
+        )
     assert response.status_code == 202, response.content
     created = response.json()["documents"]
     assert [d["status"] for d in created] == ["queued", "queued"]
@@ -95,7 +101,9 @@ def test_upload_poll_search_ask_summarize_and_export_through_the_api(ingest_stac
     assert PLANTED in results[0]["text"]
     assert set(results[0]) >= {"document_id", "title", "page", "text", "score"}
 
-    answer = client.post("/api/v1/ask", {"question": "What is the torque value for anchor bolt TC-4410-B?"}, format="json").json()
+    answer = client.post(
+        "/api/v1/ask", {"question": "What is the torque value for anchor bolt TC-4410-B?"}, format="json"
+    ).json()
     assert answer["citations"][0]["page"] == 2
     assert answer["citations"][0]["document_id"] == created[0]["id"]
     assert "42 newton metres" in answer["citations"][0]["quote"]

@@ -18,7 +18,9 @@ def test_importing_every_url_and_view_loads_no_heavy_library() -> None:
         f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
     )
     env = {"DJANGO_SETTINGS_MODULE": "tests.settings", "PATH": "/usr/bin:/bin"}
-    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    completed = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120
+    )
 
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.strip() == ""

@@ -13,14 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from docanalyst.backends import llm as llm_backend
 from docanalyst.backends.llm import LLMUnavailable, Message, OpenAICompatibleLLM
 from docanalyst.models import Answer
 from docanalyst.services.answers import answer_question
 from ingest import services
 from tests.conftest import wait_for_documents
-from tests.documents import upload
 from tests.docanalyst.test_api import bearer_client, token_for
+from tests.documents import upload
 from tests.factories import CollectionFactory, UserFactory
 from tests.ingest.test_tasks import planted_pdf
 
@@ -41,7 +42,7 @@ class FaultyServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 outer.requests += 1
                 self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 if outer.mode == "slow":
@@ -59,8 +60,10 @@ class FaultyServer:
                     self.send_response(200)
                     self.send_header("Content-Type", "text/event-stream")
                     self.end_headers()
-                    self.wfile.write(b'data: {"id":"1","object":"chat.completion.chunk","created":1,"model":"m",'
-                                     b'"choices":[{"index":0,"delta":{"content":"The torque"},"finish_reason":null}]}\n\n')
+                    self.wfile.write(
+                        b'data: {"id":"1","object":"chat.completion.chunk","created":1,"model":"m",'
+                        b'"choices":[{"index":0,"delta":{"content":"The torque"},"finish_reason":null}]}\n\n'
+                    )
                     self.wfile.write(b"data: {this is not json\n\n")
                     self.wfile.flush()
 
@@ -136,7 +139,9 @@ def test_answers_from_the_openai_backend_record_and_cite_only_the_passages_sent(
 ) -> None:
     user = UserFactory()
     collection = CollectionFactory()
-    (document,) = services.documents_create(collection=collection, uploaded_files=[upload(planted_pdf(tmp_path))], user=user)
+    (document,) = services.documents_create(
+        collection=collection, uploaded_files=[upload(planted_pdf(tmp_path))], user=user
+    )
     wait_for_documents([document.pk])
     use_llm(llama_server)
 
@@ -148,13 +153,21 @@ def test_answers_from_the_openai_backend_record_and_cite_only_the_passages_sent(
     assert planted_chunk.vector_id in record.chunks_sent  # retrieval put the right passage in the prompt
     if result.supported:  # a 135M model may or may not answer; when it does, citations are real
         assert result.citations
-        sent_chunk_ids = set(document.chunks.filter(ordinal__in=[int(v.split(":")[1]) for v in record.chunks_sent]).values_list("pk", flat=True))
+        sent_chunk_ids = set(
+            document.chunks.filter(ordinal__in=[int(v.split(":")[1]) for v in record.chunks_sent]).values_list(
+                "pk", flat=True
+            )
+        )
         assert {c.chunk_id for c in result.citations} <= sent_chunk_ids
 
     client = bearer_client(token_for(user.username))
     response = client.post("/api/v1/ask", {"question": QUESTION, "stream": True}, format="json")
     assert response["Content-Type"] == "text/event-stream"
-    events = [json.loads(line[6:]) for line in b"".join(response.streaming_content).decode().splitlines() if line.startswith("data: ")]
+    events = [
+        json.loads(line[6:])
+        for line in b"".join(response.streaming_content).decode().splitlines()
+        if line.startswith("data: ")
+    ]
     assert [e["type"] for e in events].count("done") == 1
     assert events[-1]["type"] == "done"
     deltas = [e for e in events if e["type"] == "delta"]
@@ -163,10 +176,14 @@ def test_answers_from_the_openai_backend_record_and_cite_only_the_passages_sent(
 
 
 @pytest.mark.worker
-def test_an_llm_outage_gives_a_clear_message_and_search_still_answers(ingest_stack: Any, use_llm: Any, tmp_path: Path) -> None:
+def test_an_llm_outage_gives_a_clear_message_and_search_still_answers(
+    ingest_stack: Any, use_llm: Any, tmp_path: Path
+) -> None:
     user = UserFactory()
     collection = CollectionFactory()
-    (document,) = services.documents_create(collection=collection, uploaded_files=[upload(planted_pdf(tmp_path))], user=user)
+    (document,) = services.documents_create(
+        collection=collection, uploaded_files=[upload(planted_pdf(tmp_path))], user=user
+    )
     wait_for_documents([document.pk])
     client = bearer_client(token_for(user.username))
 

@@ -4,7 +4,10 @@ from docanalyst.templatetags.docanalyst_tags import cite_links, highlight, query
 
 
 def test_highlight_marks_query_terms_case_insensitively() -> None:
-    assert highlight("The Torque value is 42 Nm.", "torque value") == "The <mark>Torque</mark> <mark>value</mark> is 42 Nm."
+    assert (
+        highlight("The Torque value is 42 Nm.", "torque value")
+        == "The <mark>Torque</mark> <mark>value</mark> is 42 Nm."
+    )
 
 
 def test_highlight_escapes_document_text_before_marking() -> None:

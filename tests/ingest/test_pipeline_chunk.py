@@ -11,7 +11,9 @@ def element(text: str, page: int | None = 1, section: str = "Intro", kind: str =
 
 def test_no_chunk_exceeds_the_embedder_window_and_no_word_is_lost() -> None:
     tokens = get_tokenizer()
-    long_text = " ".join(f"Clause {i} requires the contractor to inspect weld number {i} before painting." for i in range(120))
+    long_text = " ".join(
+        f"Clause {i} requires the contractor to inspect weld number {i} before painting." for i in range(120)
+    )
 
     drafts = chunk([element(long_text)], tokens, target_tokens=200)
 

@@ -11,7 +11,9 @@ from tests.documents import FILLER, make_docx, make_pdf
 
 
 def test_it_keeps_page_numbers_of_a_pdf(tmp_path: Path) -> None:
-    path = make_pdf(tmp_path / "manual.pdf", [["Introduction", FILLER[:90]], ["Torque table", "Bolt TC-4410-B takes 42 Nm."]])
+    path = make_pdf(
+        tmp_path / "manual.pdf", [["Introduction", FILLER[:90]], ["Torque table", "Bolt TC-4410-B takes 42 Nm."]]
+    )
 
     parsed = parse(path)
 
@@ -23,7 +25,9 @@ def test_it_keeps_page_numbers_of_a_pdf(tmp_path: Path) -> None:
 
 
 def test_it_records_the_section_heading_of_each_element(tmp_path: Path) -> None:
-    path = make_docx(tmp_path / "spec.docx", [("Scope", ["This specification covers bolts."]), ("Materials", ["Steel grade S355."])])
+    path = make_docx(
+        tmp_path / "spec.docx", [("Scope", ["This specification covers bolts."]), ("Materials", ["Steel grade S355."])]
+    )
 
     parsed = parse(path)
 
@@ -72,5 +76,5 @@ def test_it_rejects_an_unsupported_type_naming_it(tmp_path: Path) -> None:
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("a.bin", bytes(range(256)) * 10)
 
-    with pytest.raises(PermanentIngestError, match="Unsupported file type.*zip"):
+    with pytest.raises(PermanentIngestError, match=r"Unsupported file type.*zip"):
         parse(path)

@@ -36,16 +36,25 @@ def planted_pdf(tmp_path: Path) -> Path:
     )
 
 
-def test_the_worker_ingests_pdf_docx_and_text_and_search_finds_the_planted_passage(ingest_stack: Any, vector_store: Any, tmp_path: Path) -> None:
+def test_the_worker_ingests_pdf_docx_and_text_and_search_finds_the_planted_passage(
+    ingest_stack: Any, vector_store: Any, tmp_path: Path
+) -> None:
     user = UserFactory()
     collection = CollectionFactory()
-    docx_path = make_docx(tmp_path / "contract.docx", [("Term", ["The agreement runs for five years from signing."]),
-                                                       ("Liability", ["The liability cap is two million euros."])])
+    docx_path = make_docx(
+        tmp_path / "contract.docx",
+        [
+            ("Term", ["The agreement runs for five years from signing."]),
+            ("Liability", ["The liability cap is two million euros."]),
+        ],
+    )
     text_path = tmp_path / "site-notes.txt"
     text_path.write_text("Site notes\n\nThe tower crane was certified on 3 March by the inspector.\n", encoding="utf-8")
 
     created = services.documents_create(
-        collection=collection, uploaded_files=[upload(planted_pdf(tmp_path)), upload(docx_path), upload(text_path)], user=user
+        collection=collection,
+        uploaded_files=[upload(planted_pdf(tmp_path)), upload(docx_path), upload(text_path)],
+        user=user,
     )
     documents = wait_for_documents([d.pk for d in created])
 
@@ -106,10 +115,14 @@ def test_bad_files_fail_with_a_reason_and_the_rest_of_the_upload_is_ingested(ing
     assert ingest_stack.service.process.poll() is None
 
 
-def test_running_every_stage_twice_leaves_exactly_one_set_of_chunks(ingest_stack: Any, vector_store: Any, tmp_path: Path) -> None:
+def test_running_every_stage_twice_leaves_exactly_one_set_of_chunks(
+    ingest_stack: Any, vector_store: Any, tmp_path: Path
+) -> None:
     user = UserFactory()
     collection = CollectionFactory()
-    (document,) = services.documents_create(collection=collection, uploaded_files=[upload(planted_pdf(tmp_path))], user=user)
+    (document,) = services.documents_create(
+        collection=collection, uploaded_files=[upload(planted_pdf(tmp_path))], user=user
+    )
     (document,) = wait_for_documents([document.pk])
     first_chunks = list(document.chunks.values_list("ordinal", "text"))
 
@@ -129,15 +142,23 @@ def test_running_every_stage_twice_leaves_exactly_one_set_of_chunks(ingest_stack
     assert vector_store.count(collection.pk) == len(first_chunks)
 
 
-def test_a_document_whose_message_was_lost_is_queued_again_and_finishes(ingest_stack: Any, tmp_path: Path, settings: Any) -> None:
+def test_a_document_whose_message_was_lost_is_queued_again_and_finishes(
+    ingest_stack: Any, tmp_path: Path, settings: Any
+) -> None:
     user = UserFactory()
     collection = CollectionFactory()
     text_path = tmp_path / "lost.txt"
     text_path.write_text("Lost message\n\nThe generator is tested every month.\n", encoding="utf-8")
     # As if the broker lost the message: the row says parsing, no task exists, nothing moves.
     document = Document.objects.create(
-        collection=collection, title="lost", original_name="lost.txt", sha256="0" * 64, uploaded_by=user,
-        file=upload(text_path), status=Document.Status.PARSING, attempts=1,
+        collection=collection,
+        title="lost",
+        original_name="lost.txt",
+        sha256="0" * 64,
+        uploaded_by=user,
+        file=upload(text_path),
+        status=Document.Status.PARSING,
+        attempts=1,
     )
     Document.objects.filter(pk=document.pk).update(updated_at=timezone.now() - dt.timedelta(hours=2))
 
@@ -147,26 +168,39 @@ def test_a_document_whose_message_was_lost_is_queued_again_and_finishes(ingest_s
     assert document.status == Document.Status.READY
 
 
-def test_a_document_that_keeps_killing_its_worker_is_failed_not_retried_forever(ingest_stack: Any, tmp_path: Path, settings: Any) -> None:
+def test_a_document_that_keeps_killing_its_worker_is_failed_not_retried_forever(
+    ingest_stack: Any, tmp_path: Path, settings: Any
+) -> None:
     collection = CollectionFactory()
     text_path = tmp_path / "poison.txt"
     text_path.write_text("Poison\n\nText.\n", encoding="utf-8")
     document = Document.objects.create(
-        collection=collection, title="poison", original_name="poison.txt", sha256="1" * 64,
-        file=upload(text_path), status=Document.Status.PARSING, attempts=settings.INGEST_MAX_ATTEMPTS,
+        collection=collection,
+        title="poison",
+        original_name="poison.txt",
+        sha256="1" * 64,
+        file=upload(text_path),
+        status=Document.Status.PARSING,
+        attempts=settings.INGEST_MAX_ATTEMPTS,
     )
     Document.objects.filter(pk=document.pk).update(updated_at=timezone.now() - dt.timedelta(hours=2))
 
     services.documents_requeue_stalled()
 
-    wait_until(lambda: Document.objects.get(pk=document.pk).status == Document.Status.FAILED, 60, "poison document failed")
+    wait_until(
+        lambda: Document.objects.get(pk=document.pk).status == Document.Status.FAILED, 60, "poison document failed"
+    )
     assert "interrupted" in Document.objects.get(pk=document.pk).error
 
 
-def test_deleting_a_document_removes_its_chunks_vectors_and_original(ingest_stack: Any, vector_store: Any, tmp_path: Path) -> None:
+def test_deleting_a_document_removes_its_chunks_vectors_and_original(
+    ingest_stack: Any, vector_store: Any, tmp_path: Path
+) -> None:
     user = UserFactory()
     collection = CollectionFactory()
-    (document,) = services.documents_create(collection=collection, uploaded_files=[upload(planted_pdf(tmp_path))], user=user)
+    (document,) = services.documents_create(
+        collection=collection, uploaded_files=[upload(planted_pdf(tmp_path))], user=user
+    )
     (document,) = wait_for_documents([document.pk])
     original = Path(document.file.path)
     assert original.exists() and vector_store.count(collection.pk, document.pk) > 0
