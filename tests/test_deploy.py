@@ -11,7 +11,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_every_setting_read_from_the_environment_is_documented_in_env_example() -> None:
-    read = set(re.findall(r'env_(?:str|bool|int|float|list)\("([A-Z_]+)"', (ROOT / "docanalyst/settings.py").read_text()))
+    read = set(
+        re.findall(r'env_(?:str|bool|int|float|list)\("([A-Z_]+)"', (ROOT / "docanalyst/settings.py").read_text())
+    )
     documented = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE))
 
     assert read - documented == set()
