@@ -215,6 +215,8 @@ EMBEDDING_MODEL_PATH = env_str("EMBEDDING_MODEL_PATH", "")  # empty: the package
 EMBEDDING_DEVICE = env_str("EMBEDDING_DEVICE", "cpu")
 EMBEDDING_BATCH_SIZE = env_int("EMBEDDING_BATCH_SIZE", 32, minimum=1)
 CHUNK_TARGET_TOKENS = env_int("CHUNK_TARGET_TOKENS", 200, minimum=16)
+OCR_LANGUAGES = env_str("OCR_LANGUAGES", "eng")  # Tesseract language packs, e.g. "eng+deu"
+OCR_DPI = env_int("OCR_DPI", 200, minimum=50)
 
 CHROMA_HOST = env_str("CHROMA_HOST", "127.0.0.1")
 CHROMA_PORT = env_int("CHROMA_PORT", 8001, minimum=1)

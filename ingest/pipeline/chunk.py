@@ -95,12 +95,19 @@ def _pack(pieces: Iterable[tuple[str, str, int]], target: int) -> Iterator[list[
 
 
 def chunk(elements: Iterable[ParsedElement], tokens: TokenCounter, target_tokens: int) -> list[ChunkDraft]:
+    """Table rows are packed under their header row, which starts every chunk of the table."""
     limit = tokens.max_tokens - SPECIAL_TOKENS
     target = min(target_tokens, limit)
     drafts: list[ChunkDraft] = []
-    for (page, section), group in groupby(elements, key=lambda e: (e.page_number, e.section)):
-        for batch in _pack(_pieces(group, tokens, limit), target):
-            text = "\n\n".join(piece for piece, _, _ in batch)
+    for (page, section, header), group in groupby(elements, key=lambda e: (e.page_number, e.section, e.header)):
+        header_tokens = tokens.count(header) - SPECIAL_TOKENS if header else 0
+        if header_tokens > limit // 2:  # a header too long to repeat: rows stand alone
+            header, header_tokens = "", 0
+        room = limit - header_tokens
+        for batch in _pack(_pieces(group, tokens, room), min(target, room)):
+            text = "\n".join(piece for piece, _, _ in batch) if header else "\n\n".join(p for p, _, _ in batch)
+            if header:
+                text = f"{header}\n{text}"
             drafts.append(ChunkDraft(text, page, section, sorted({kind for _, kind, _ in batch})))
 
     for draft in drafts:

