@@ -90,11 +90,12 @@ def classify(path: Path, original_name: str) -> FileKind:
             raise PermanentIngestError(f"Rejected: source code ({extension or magic_mime}) is not ingested.")
         if extension not in TEXT_EXTENSIONS:
             raise PermanentIngestError(
-                f"Rejected: unknown file type — plain text with {'no extension' if not extension else extension!r}, "
+                f"Rejected: unknown file type — plain text with {repr(extension) if extension else 'no extension'}, "
                 "not a recognised document format."
             )
     if file_type == FileType.UNK or not file_type.is_partitionable:
         raise PermanentIngestError(
-            f"Unsupported file type: the content is {magic_mime} ({file_type.name.lower()}), which DocAnalyst does not read."
+            f"Unsupported file type: the content is {magic_mime} ({file_type.name.lower()}), "
+            "which DocAnalyst does not read."
         )
     return FileKind(file_type=file_type.name, mime_type=file_type.mime_type)

@@ -133,8 +133,8 @@ def _parse_pdf(path: Path, parsed: ParsedDocument) -> None:
             parsed.elements.extend(ParsedElement(p, "NarrativeText", page, "") for p in paragraphs(text))
             with_text.add(page)
         parsed.ocr_pages = [page for page in missing if page not in with_text]
-        for page, paragraphs in ocr_pdf_pages(readable, parsed.ocr_pages):
-            parsed.elements.extend(ParsedElement(p, "OCRText", page, "") for p in paragraphs)
+        for page, page_paragraphs in ocr_pdf_pages(readable, parsed.ocr_pages):
+            parsed.elements.extend(ParsedElement(p, "OCRText", page, "") for p in page_paragraphs)
     parsed.elements.sort(key=lambda e: e.page_number or 0)  # stable: keeps reading order within a page
 
 
@@ -202,14 +202,14 @@ def _email_parts(path: Path, kind: FileKind, workdir: Path) -> tuple[dict[str, s
     if kind.file_type == "MSG":
         from oxmsg import Message
 
-        message = Message.load(str(path))
+        msg = Message.load(str(path))
         metadata = {
-            "from": message.sender or "",
-            "to": ", ".join(r.email_address for r in message.recipients),
-            "subject": message.subject or "",
-            "date": message.sent_date.isoformat() if message.sent_date else "",
+            "from": msg.sender or "",
+            "to": ", ".join(r.email_address for r in msg.recipients),
+            "subject": msg.subject or "",
+            "date": msg.sent_date.isoformat() if msg.sent_date else "",
         }
-        for index, attachment in enumerate(message.attachments, start=1):
+        for index, attachment in enumerate(msg.attachments, start=1):
             keep(index, attachment.file_name, attachment.file_bytes)
     else:
         import email
@@ -244,8 +244,8 @@ def parse(path: Path, original_name: str | None = None, workdir: Path | None = N
     elif kind.needs_ocr:
         from ingest.pipeline.ocr import ocr_image_file
 
-        for page, paragraphs in ocr_image_file(path):
-            parsed.elements.extend(ParsedElement(p, "OCRText", page, "") for p in paragraphs)
+        for page, page_paragraphs in ocr_image_file(path):
+            parsed.elements.extend(ParsedElement(p, "OCRText", page, "") for p in page_paragraphs)
             parsed.ocr_pages.append(page)
         parsed.page_count = len(parsed.ocr_pages)
     elif kind.is_email:
