@@ -226,8 +226,9 @@ def _email_parts(path: Path, kind: FileKind, workdir: Path) -> tuple[dict[str, s
                 continue
             if part.get_content_disposition() == "inline" and not part.get_filename():
                 continue
+            payload = part.get_payload(decode=True)
             index += 1
-            keep(index, part.get_filename(), part.get_payload(decode=True))
+            keep(index, part.get_filename(), payload if isinstance(payload, bytes) else None)
     return {k: v for k, v in metadata.items() if v}, attachments
 
 
