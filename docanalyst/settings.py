@@ -190,13 +190,16 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "ingest.tasks.parse_document": {"queue": "parse"},
     "ingest.tasks.embed_document": {"queue": "embed"},
+    "ingest.tasks.unpack_archive": {"queue": "parse"},
 }
-# A lost connection must not lose a message that has not been acknowledged yet.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, 60)}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("TASK_SOFT_TIME_LIMIT", 900, minimum=10)
 CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
+# An unacknowledged message is redelivered after this long; longer than any task may run.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", CELERY_TASK_TIME_LIMIT + 300, CELERY_TASK_TIME_LIMIT + 1)
+}
 CELERY_BEAT_SCHEDULE = {
     "requeue-stalled-documents": {
         "task": "ingest.tasks.requeue_stalled_documents",
@@ -205,10 +208,20 @@ CELERY_BEAT_SCHEDULE = {
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
-# A document whose row has not moved for this long is considered abandoned (its worker died or
-# its message was lost) and is queued again; after INGEST_MAX_ATTEMPTS it is marked failed.
-INGEST_STALL_SECONDS = env_int("INGEST_STALL_SECONDS", CELERY_TASK_TIME_LIMIT + 60, minimum=1)
+# While a stage runs, its document's row is touched every INGEST_HEARTBEAT_SECONDS. A working
+# document whose row has not moved for INGEST_STALL_SECONDS belongs to a dead worker and is queued
+# again; after INGEST_MAX_ATTEMPTS pick-ups of one stage it is marked failed.
+INGEST_HEARTBEAT_SECONDS = env_float("INGEST_HEARTBEAT_SECONDS", 15.0)
+INGEST_STALL_SECONDS = env_int("INGEST_STALL_SECONDS", max(1, int(INGEST_HEARTBEAT_SECONDS * 6)), minimum=1)
 INGEST_MAX_ATTEMPTS = env_int("INGEST_MAX_ATTEMPTS", 3, minimum=1)
+if INGEST_STALL_SECONDS <= 2 * INGEST_HEARTBEAT_SECONDS:
+    raise ImproperlyConfigured("INGEST_STALL_SECONDS must be more than twice INGEST_HEARTBEAT_SECONDS.")
+
+# Archives: limits enforced while unpacking (zip bombs, huge or endless archives).
+ARCHIVE_MAX_TOTAL_BYTES = env_int("ARCHIVE_MAX_TOTAL_BYTES", 20 * 1024**3, minimum=1)
+ARCHIVE_MAX_MEMBERS = env_int("ARCHIVE_MAX_MEMBERS", 50_000, minimum=1)
+ARCHIVE_MAX_RATIO = env_float("ARCHIVE_MAX_RATIO", 200.0)
+ARCHIVE_MAX_DEPTH = env_int("ARCHIVE_MAX_DEPTH", 3, minimum=0)
 
 # --- Retrieval backends -------------------------------------------------------------------------
 EMBEDDING_MODEL_PATH = env_str("EMBEDDING_MODEL_PATH", "")  # empty: the packaged all-MiniLM-L6-v2

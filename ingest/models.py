@@ -25,6 +25,34 @@ class Collection(models.Model):
         return self.name
 
 
+class Batch(models.Model):
+    """One upload (files or archives, from the browser, the API or `manage.py ingest`) and its
+    manifest: every member, with what became of it."""
+
+    class Status(models.TextChoices):
+        UNPACKING = "unpacking", "Unpacking"
+        PROCESSING = "processing", "Processing"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="batches")
+    name = models.CharField(max_length=500)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PROCESSING)
+    error = models.TextField(blank=True)
+    pending_archives = models.PositiveIntegerField(default=0)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="batches"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Batch {self.pk}: {self.name}"
+
+
 class Document(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -32,13 +60,32 @@ class Document(models.Model):
         EMBEDDING = "embedding", "Embedding"
         READY = "ready", "Ready"
         FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
 
     ACTIVE_STATUSES = (Status.QUEUED, Status.PARSING, Status.EMBEDDING)
-    TERMINAL_STATUSES = (Status.READY, Status.FAILED)
+    TERMINAL_STATUSES = (Status.READY, Status.FAILED, Status.CANCELLED)
 
     collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="documents")
+    batch = models.ForeignKey(Batch, null=True, blank=True, on_delete=models.SET_NULL, related_name="documents")
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="children",
+        help_text="The e-mail this attachment came from.",
+    )
     title = models.CharField(max_length=500)
     original_name = models.CharField(max_length=500)
+    path = models.CharField(
+        max_length=1000, db_index=True, help_text="Folder path inside the collection, with the name."
+    )
+    version = models.PositiveIntegerField(default=1)
+    is_latest = models.BooleanField(default=True, db_index=True)
+    previous_version = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="next_versions"
+    )
+    metadata = models.JSONField(default=dict, blank=True)
     file = models.FileField(upload_to="originals/", max_length=500)
     sha256 = models.CharField(max_length=64, db_index=True)
     mime_type = models.CharField(max_length=200, blank=True)
@@ -61,9 +108,18 @@ class Document(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["collection", "path"], condition=models.Q(is_latest=True), name="one_latest_version_per_path"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.title} ({self.status})"
+
+    @property
+    def folder(self) -> str:
+        return self.path.rsplit("/", 1)[0] if "/" in self.path else ""
 
     @property
     def is_terminal(self) -> bool:
@@ -94,3 +150,28 @@ class Chunk(models.Model):
     def vector_id(self) -> str:
         """Stable id in the vector store: re-indexing a document overwrites, never duplicates."""
         return f"{self.document_id}:{self.ordinal}"
+
+
+class BatchMember(models.Model):
+    class Outcome(models.TextChoices):
+        QUEUED = "queued", "Queued"  # an archive waiting to be unpacked
+        UNPACKED = "unpacked", "Unpacked"  # an archive whose members are listed beside it
+        INGESTED = "ingested", "Ingested"  # a document was created (its own status tells the rest)
+        DUPLICATE = "duplicate", "Duplicate"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped"
+
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="members")
+    path = models.CharField(max_length=1000)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    reason = models.TextField(blank=True)
+    document = models.ForeignKey(Document, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    size_bytes = models.BigIntegerField(default=0)
+    archive_file = models.CharField(max_length=1000, blank=True, help_text="The spooled archive, until unpacked.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.outcome}"

@@ -1,38 +1,39 @@
-"""Writes on the ingestion side: uploads, stage transitions, failures, deletes.
+"""Writes on the ingestion side: stage transitions, failures, versions, retries, deletes.
 
 State only moves forward through conditional updates (`filter(pk=…, status=X).update(…)`), so a
-duplicate or redelivered task finds nothing to claim and does nothing.
+duplicate or redelivered task finds nothing to claim and does nothing. While a stage runs, a
+heartbeat keeps the row's `updated_at` fresh; a row in a working state whose heartbeat stopped
+belongs to a dead worker and may be claimed again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-import hashlib
 import logging
+import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import magic
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
-from django.core.files.base import File
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
-from django.db.models import F
+from django.db import close_old_connections, transaction
+from django.db.models import F, Q
 from django.utils import timezone
-from django.utils.text import get_valid_filename
 
-from ingest.models import Chunk, Collection, Document
+from ingest.models import Batch, BatchMember, Chunk, Collection, Document
 from ingest.pipeline import PermanentIngestError
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_COLLECTION_NAME = "Default"
 Status = Document.Status
+WORKING = (Status.PARSING, Status.EMBEDDING)
 
 
 # --- collections ---------------------------------------------------------------------------------
@@ -51,58 +52,14 @@ def collection_default() -> Collection:
     return collection_get_or_create(name=DEFAULT_COLLECTION_NAME)
 
 
-# --- uploads -------------------------------------------------------------------------------------
-
-
-def _title_from_name(name: str) -> str:
-    stem = Path(name).stem.replace("_", " ").strip()
-    return stem or name or "Untitled"
-
-
-def document_create(
-    *, collection: Collection, uploaded_file: UploadedFile, user: User | AnonymousUser | None
-) -> Document:
-    """Store the original, record the document and queue it for parsing once committed."""
-    if uploaded_file.size is not None and uploaded_file.size > settings.UPLOAD_MAX_BYTES:
-        raise ValidationError(
-            f"{uploaded_file.name} is {uploaded_file.size} bytes; the limit is {settings.UPLOAD_MAX_BYTES} bytes."
-        )
-    digest = hashlib.sha256()
-    head = b""
-    for block in uploaded_file.chunks():
-        if not head:
-            head = block[:8192]
-        digest.update(block)
-    uploaded_file.seek(0)
-    sha256 = digest.hexdigest()
-    original_name = Path(uploaded_file.name or "upload").name
-    safe_name = get_valid_filename(original_name) or "upload"
-    stored_name = default_storage.save(f"originals/{sha256[:2]}/{sha256}/{safe_name}", File(uploaded_file))
-    mime_type = magic.from_buffer(head, mime=True) if head else "inode/x-empty"
-
-    document = Document.objects.create(
-        collection=collection,
-        title=_title_from_name(original_name),
-        original_name=original_name,
-        file=stored_name,
-        sha256=sha256,
-        mime_type=mime_type,
-        size_bytes=uploaded_file.size or 0,
-        uploaded_by=user if isinstance(user, User) else None,
-    )
-    document_enqueue(document.pk)
-    logger.info("document %s queued: %s (%s bytes)", document.pk, original_name, document.size_bytes)
-    return document
-
-
 def documents_create(
     *, collection: Collection, uploaded_files: Iterable[UploadedFile], user: User | AnonymousUser | None
 ) -> list[Document]:
-    files = list(uploaded_files)
-    if not files:
-        raise ValidationError("Choose at least one file to upload.")
-    with transaction.atomic():
-        return [document_create(collection=collection, uploaded_file=f, user=user) for f in files]
+    """Upload files as one batch; returns the documents created (duplicates create none)."""
+    from ingest.uploads import batch_create_from_uploads
+
+    batch = batch_create_from_uploads(collection=collection, files=list(uploaded_files), user=user)
+    return list(Document.objects.filter(batch=batch).order_by("pk"))
 
 
 def document_enqueue(document_id: int) -> None:
@@ -121,15 +78,25 @@ def _update(document_id: int, statuses: Sequence[str] | None = None, **fields: A
     return rows.update(updated_at=timezone.now(), **fields) > 0
 
 
-def document_claim(
-    document_id: int, *, from_statuses: Sequence[str], status: str, stage: str, progress: int
-) -> Document | None:
-    """Claim a document for a stage; None when another task already moved it on."""
-    if not _update(
-        document_id, from_statuses, status=status, stage=stage, progress=progress, attempts=F("attempts") + 1
-    ):
+def _stale_before() -> dt.datetime:
+    return timezone.now() - dt.timedelta(seconds=settings.INGEST_STALL_SECONDS)
+
+
+EMBED_QUEUED = "embed queued"
+
+
+def document_claim(document_id: int, *, waiting: Q, status: str, stage: str, progress: int) -> Document | None:
+    """Claim a document for a stage; None when it is not ours to work on.
+
+    A document `waiting` for the stage is claimed; one already in the stage's working `status` is
+    claimed only when its heartbeat has stopped (its worker died) or the sweeper requeued it."""
+    abandoned = Q(status=status) & (Q(updated_at__lt=_stale_before()) | Q(stage__endswith="(requeued)"))
+    claimed = Document.objects.filter(Q(pk=document_id) & (waiting | abandoned)).update(
+        status=status, stage=stage, progress=progress, attempts=F("attempts") + 1, updated_at=timezone.now()
+    )
+    if not claimed:
         return None
-    document = Document.objects.get(pk=document_id)
+    document = Document.objects.select_related("collection", "batch").get(pk=document_id)
     if document.attempts > settings.INGEST_MAX_ATTEMPTS:
         document_mark_failed(
             document_id,
@@ -140,11 +107,35 @@ def document_claim(
     return document
 
 
+@contextlib.contextmanager
+def heartbeat(document_id: int, status: str) -> Iterator[None]:
+    """Keep the row's `updated_at` fresh while a long stage runs, so that only a dead worker's
+    document looks abandoned."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(settings.INGEST_HEARTBEAT_SECONDS):
+            try:
+                Document.objects.filter(pk=document_id, status=status).update(updated_at=timezone.now())
+            except Exception:
+                logger.warning("heartbeat for document %s failed", document_id, exc_info=True)
+            finally:
+                close_old_connections()
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{document_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
 def document_set_progress(document_id: int, *, status: str, progress: int) -> None:
     _update(document_id, [status], progress=max(0, min(100, progress)))
 
 
-def document_store_chunks(document_id: int, *, drafts: Sequence[Any], mime_type: str, page_count: int | None) -> bool:
+def document_store_chunks(document_id: int, *, drafts: Sequence[Any], parsed: Any) -> bool:
     """Replace the document's chunks in one transaction and hand it to the embedding stage."""
     with transaction.atomic():
         Chunk.objects.filter(document_id=document_id).delete()
@@ -164,25 +155,14 @@ def document_store_chunks(document_id: int, *, drafts: Sequence[Any], mime_type:
             document_id,
             [Status.PARSING],
             status=Status.EMBEDDING,
-            stage="embed",
+            stage=EMBED_QUEUED,
             progress=50,
             attempts=0,
-            mime_type=mime_type,
-            page_count=page_count,
+            mime_type=parsed.mime_type,
+            page_count=parsed.page_count,
             chunk_count=len(drafts),
+            metadata={**parsed.metadata, **({"ocr_pages": parsed.ocr_pages} if parsed.ocr_pages else {})},
         )
-
-
-def document_mark_ready(document_id: int) -> bool:
-    return _update(
-        document_id,
-        [Status.EMBEDDING],
-        status=Status.READY,
-        stage="ready",
-        progress=100,
-        error="",
-        ready_at=timezone.now(),
-    )
 
 
 def document_mark_failed(document_id: int, reason: str) -> None:
@@ -190,7 +170,7 @@ def document_mark_failed(document_id: int, reason: str) -> None:
     stage = Document.objects.filter(pk=document_id).values_list("stage", flat=True).first()
     _update(
         document_id,
-        [Status.QUEUED, Status.PARSING, Status.EMBEDDING],
+        Document.ACTIVE_STATUSES,
         status=Status.FAILED,
         stage=f"failed during {stage}" if stage and not stage.startswith("failed") else (stage or "failed"),
         error=reason[:4000],
@@ -198,7 +178,85 @@ def document_mark_failed(document_id: int, reason: str) -> None:
     logger.warning("document %s failed: %s", document_id, reason)
 
 
+def document_retry(document: Document) -> bool:
+    """Queue a failed or cancelled document again from the start."""
+    if not _update(
+        document.pk,
+        [Status.FAILED, Status.CANCELLED],
+        status=Status.QUEUED,
+        stage="queued (retry)",
+        progress=0,
+        error="",
+        attempts=0,
+    ):
+        return False
+    document_enqueue(document.pk)
+    return True
+
+
+# --- versions ------------------------------------------------------------------------------------
+
+
+def document_mark_ready(document: Document) -> bool:
+    """Ready, and the latest version of its path unless a newer version is already ready.
+    Superseded versions stay viewable; their vectors move out of the default search."""
+    from docanalyst.backends.vectorstore import get_vector_store
+
+    with transaction.atomic():
+        siblings = Document.objects.select_for_update().filter(collection_id=document.collection_id, path=document.path)
+        current = siblings.filter(is_latest=True).exclude(pk=document.pk).first()
+        promote = current is None or current.version < document.version or current.status != Status.READY
+        if not _update(
+            document.pk,
+            [Status.EMBEDDING],
+            status=Status.READY,
+            stage="ready",
+            progress=100,
+            error="",
+            ready_at=timezone.now(),
+        ):
+            return False
+        if promote:
+            if current is not None:
+                Document.objects.filter(pk=current.pk).update(is_latest=False)
+            Document.objects.filter(pk=document.pk).update(is_latest=True)
+    store = get_vector_store()
+    if promote and current is not None and current.status == Status.READY:
+        store.archive_document(current.collection_id, current.pk)
+    elif not promote:
+        store.archive_document(document.collection_id, document.pk)
+    return True
+
+
 # --- the stages, as run by the workers ------------------------------------------------------------
+
+
+def _register_attachments(document: Document, attachments: Sequence[Any]) -> None:
+    """Each e-mail attachment becomes a child document, in the e-mail's batch and folder."""
+    from ingest.uploads import document_register
+
+    if not attachments:
+        return
+    batch = document.batch or Batch.objects.create(
+        collection=document.collection, name=document.path, uploaded_by=document.uploaded_by
+    )
+    known = set(document.children.values_list("original_name", flat=True))
+    for attachment in attachments:
+        if attachment.name in known:
+            continue  # a re-run of this stage: registered the first time
+        with attachment.path.open("rb") as handle:
+            member = document_register(
+                batch=batch,
+                source=handle,
+                path=f"{document.path}/{attachment.name}",
+                user=document.uploaded_by,
+                parent=document,
+            )
+        if member.document_id and member.document and member.document.parent_id is None:
+            logger.info(
+                "attachment %s of document %s duplicates document %s", attachment.name, document.pk, member.document_id
+            )
+        attachment.path.unlink(missing_ok=True)
 
 
 def document_parse(document_id: int) -> None:
@@ -208,22 +266,29 @@ def document_parse(document_id: int) -> None:
     from ingest.pipeline.parse import parse
 
     document = document_claim(
-        document_id, from_statuses=[Status.QUEUED, Status.PARSING], status=Status.PARSING, stage="parse", progress=5
+        document_id, waiting=Q(status=Status.QUEUED), status=Status.PARSING, stage="parse", progress=5
     )
     if document is None:
         return
     started = time.monotonic()
-    parsed = parse(Path(document.file.path))
-    document_set_progress(document_id, status=Status.PARSING, progress=35)
-    drafts = chunk(parsed.elements, get_tokenizer(), settings.CHUNK_TARGET_TOKENS)
-    if not document_store_chunks(document_id, drafts=drafts, mime_type=parsed.mime_type, page_count=parsed.page_count):
+    workdir = Path(settings.MEDIA_ROOT) / "work" / str(document_id)
+    with heartbeat(document_id, Status.PARSING):
+        parsed = parse(Path(document.file.path), document.original_name, workdir)
+        document_set_progress(document_id, status=Status.PARSING, progress=35)
+        drafts = chunk(parsed.elements, get_tokenizer(), settings.CHUNK_TARGET_TOKENS)
+    _register_attachments(document, parsed.attachments)
+    if not drafts:
+        raise PermanentIngestError("The file has no text of its own (its attachments are ingested separately).")
+    if not document_store_chunks(document_id, drafts=drafts, parsed=parsed):
         return
     logger.info(
-        "document %s parsed: %d elements, %s pages, %d chunks in %.2fs",
+        "document %s parsed: %d elements, %s pages (%d by OCR), %d chunks, %d attachments in %.2fs",
         document_id,
         len(parsed.elements),
         parsed.page_count,
+        len(parsed.ocr_pages),
         len(drafts),
+        len(parsed.attachments),
         time.monotonic() - started,
     )
     from ingest.tasks import embed_document
@@ -233,10 +298,15 @@ def document_parse(document_id: int) -> None:
 
 def document_embed(document_id: int) -> None:
     """Embed the stored chunks and index them; the document becomes ready."""
+    from docanalyst.backends.vectorstore import get_vector_store
     from ingest.pipeline.index import embed_chunks, index_chunks
 
     document = document_claim(
-        document_id, from_statuses=[Status.EMBEDDING], status=Status.EMBEDDING, stage="embed", progress=50
+        document_id,
+        waiting=Q(status=Status.EMBEDDING, stage=EMBED_QUEUED),
+        status=Status.EMBEDDING,
+        stage="embed",
+        progress=50,
     )
     if document is None:
         return
@@ -246,16 +316,16 @@ def document_embed(document_id: int) -> None:
         raise PermanentIngestError("The document produced no text chunks.")
 
     def report(done: int, total: int) -> None:
-        document_set_progress(document_id, status=Status.EMBEDDING, progress=50 + int(40 * done / total))
+        document_set_progress(document_id, status=Status.EMBEDDING, progress=50 + int(45 * done / total))
 
-    vectors = embed_chunks(chunks, on_progress=report)
-    document.refresh_from_db(fields=["collection"])
-    index_chunks(document, chunks, vectors)
-    if not document_mark_ready(document_id) and not Document.objects.filter(pk=document_id).exists():
-        # Deleted while we were embedding: leave no orphan vectors behind.
-        from docanalyst.backends.vectorstore import get_vector_store
-
-        get_vector_store().delete_document(document.collection_id, document_id)
+    with heartbeat(document_id, Status.EMBEDDING):
+        vectors = embed_chunks(chunks, on_progress=report)
+        index_chunks(document, chunks, vectors)
+    if not document_mark_ready(document):
+        current = Document.objects.filter(pk=document_id).values_list("status", flat=True).first()
+        if current in (None, Status.CANCELLED, Status.FAILED):
+            # Deleted or cancelled while we were embedding: leave no orphan vectors behind.
+            get_vector_store().delete_document(document.collection_id, document_id)
         return
     logger.info(
         "document %s embedded and indexed: %d chunks in %.2fs", document_id, len(chunks), time.monotonic() - started
@@ -263,38 +333,71 @@ def document_embed(document_id: int) -> None:
 
 
 def document_delete(document: Document) -> None:
-    """Remove a document, its chunks, its vectors and its stored original in one step."""
+    """Remove a document (and its attachments), their chunks, vectors and stored originals."""
     from docanalyst.backends.vectorstore import get_vector_store
 
-    get_vector_store().delete_document(document.collection_id, document.pk)
-    name = document.file.name
-    sha256 = document.sha256
-    document.delete()
-    if name and not Document.objects.filter(sha256=sha256, file=name).exists():
-        default_storage.delete(name)
+    store = get_vector_store()
+    family = [document, *Document.objects.filter(parent=document)]
+    names = [(d.file.name, d.sha256) for d in family]
+    for member in family:
+        store.delete_document(member.collection_id, member.pk)
+    with transaction.atomic():
+        if document.is_latest and document.previous_version_id:
+            previous = Document.objects.filter(pk=document.previous_version_id, status=Status.READY).first()
+        else:
+            previous = None
+        document.delete()
+        if previous is not None:  # the version before becomes the latest again
+            Document.objects.filter(pk=previous.pk).update(is_latest=True)
+    if previous is not None:
+        store.restore_document(previous.collection_id, previous.pk)
+    for name, sha256 in names:
+        if name and not Document.objects.filter(sha256=sha256, file=name).exists():
+            default_storage.delete(name)
+
+
+def _queue_is_empty(queue: str) -> bool:
+    from docanalyst.celery import app
+
+    with app.connection_for_read() as connection:
+        return int(connection.default_channel.queue_declare(queue=queue, passive=True).message_count) == 0
 
 
 def documents_requeue_stalled() -> int:
-    """Queue again every document whose row has not moved for INGEST_STALL_SECONDS.
+    """Queue again everything that stopped moving: a document in a working stage whose heartbeat
+    stopped (its worker died), and documents or archives waiting for long while their queue is
+    empty (their message was lost, e.g. with a broker that keeps nothing on disk). The attempt cap
+    in `document_claim` fails a document that keeps killing its worker."""
+    from ingest.tasks import embed_document, parse_document, unpack_archive
 
-    Covers messages lost with a broker that kept nothing on disk and workers killed outright;
-    a document that keeps stalling is failed by `document_claim`'s attempt cap."""
-    from ingest.tasks import embed_document, parse_document
-
-    cutoff = timezone.now() - dt.timedelta(seconds=settings.INGEST_STALL_SECONDS)
-    stalled = Document.objects.filter(status__in=Document.ACTIVE_STATUSES, updated_at__lt=cutoff)
+    stale = _stale_before()
     count = 0
-    for document_id, status in stalled.values_list("pk", "status"):
-        if status == Status.EMBEDDING:
-            moved = _update(document_id, [Status.EMBEDDING], stage="embed (requeued)")
-            task = embed_document
-        else:
-            moved = _update(document_id, [status], status=Status.QUEUED, stage="queued (requeued)", progress=0)
-            task = parse_document
-        if moved:
-            task.delay(document_id)
+    working = Document.objects.filter(updated_at__lt=stale).filter(
+        Q(status=Status.PARSING) | (Q(status=Status.EMBEDDING) & ~Q(stage=EMBED_QUEUED))
+    )
+    for document_id, status in working.values_list("pk", "status"):
+        stage = "embed (requeued)" if status == Status.EMBEDDING else "parse (requeued)"
+        if _update(document_id, [status], stage=stage):
+            (embed_document if status == Status.EMBEDDING else parse_document).delay(document_id)
             count += 1
-            logger.warning("document %s was stalled in %s; queued again", document_id, status)
+            logger.warning("document %s stopped moving in %s; queued again", document_id, status)
+
+    waiting_parse = Document.objects.filter(status=Status.QUEUED, updated_at__lt=stale)
+    waiting_embed = Document.objects.filter(status=Status.EMBEDDING, stage=EMBED_QUEUED, updated_at__lt=stale)
+    archives = BatchMember.objects.filter(outcome=BatchMember.Outcome.QUEUED, created_at__lt=stale)
+    lost: list[tuple[Any, int]] = []
+    if (waiting_parse.exists() or archives.exists()) and _queue_is_empty("parse"):
+        lost += [(parse_document, pk) for pk in waiting_parse.values_list("pk", flat=True)]
+        lost += [(unpack_archive, pk) for pk in archives.values_list("pk", flat=True)]
+    if waiting_embed.exists() and _queue_is_empty("embed"):
+        lost += [(embed_document, pk) for pk in waiting_embed.values_list("pk", flat=True)]
+    for task, pk in lost:
+        if task is not unpack_archive:
+            Document.objects.filter(pk=pk).update(updated_at=timezone.now())
+        task.delay(pk)
+        count += 1
+    if lost:
+        logger.warning("%d waiting documents or archives had no message in the broker; queued again", len(lost))
     return count
 
 

@@ -62,6 +62,28 @@ def embed_document(document_id: int) -> None:
     services.document_embed(document_id)
 
 
+class ArchiveTask(DocumentTask):
+    """An archive that cannot be unpacked fails its batch with the reason, whatever it was."""
+
+    def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        from ingest.uploads import archive_mark_failed
+
+        member_id = args[0] if args else kwargs.get("member_id")
+        if isinstance(exc, SoftTimeLimitExceeded):
+            reason = f"Unpacking stopped after {settings.CELERY_TASK_SOFT_TIME_LIMIT} s."
+        else:
+            reason = f"The archive could not be unpacked ({type(exc).__name__}: {exc})."
+        if member_id is not None:
+            archive_mark_failed(int(member_id), reason)
+
+
+@shared_task(base=ArchiveTask, name="ingest.tasks.unpack_archive")
+def unpack_archive(member_id: int) -> None:
+    from ingest.uploads import archive_unpack
+
+    archive_unpack(member_id)
+
+
 @shared_task(name="ingest.tasks.requeue_stalled_documents", acks_late=True)
 def requeue_stalled_documents() -> int:
     return services.documents_requeue_stalled()

@@ -15,6 +15,7 @@ We always pass our own embeddings; Chroma's default embedding function is never 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 from collections.abc import Iterable, Sequence
@@ -50,15 +51,39 @@ class ChromaStore:
         self.client = client
         self.prefix = prefix
 
-    def collection_name(self, collection_id: int) -> str:
-        return f"{self.prefix}-c{collection_id}"
+    def collection_name(self, collection_id: int, versions: bool = False) -> str:
+        """Latest versions live in `<prefix>-c<id>`; superseded versions in `<prefix>-c<id>-versions`,
+        so the default search never pays for (or returns) them."""
+        return f"{self.prefix}-c{collection_id}{'-versions' if versions else ''}"
 
-    def _collection(self, collection_id: int) -> Any:
+    def _collection(self, collection_id: int, versions: bool = False) -> Any:
         return self.client.get_or_create_collection(
-            self.collection_name(collection_id),
+            self.collection_name(collection_id, versions),
             metadata={"hnsw:space": "cosine"},
             embedding_function=None,
         )
+
+    def _move(self, collection_id: int, document_id: int, to_versions: bool) -> None:
+        source = self._collection(collection_id, versions=not to_versions)
+        found = source.get(where={"document_id": document_id}, include=["embeddings", "documents", "metadatas"])
+        if not found["ids"]:
+            return
+        self._collection(collection_id, versions=to_versions).upsert(
+            ids=found["ids"], embeddings=found["embeddings"], documents=found["documents"], metadatas=found["metadatas"]
+        )
+        source.delete(ids=found["ids"])
+
+    def archive_document(self, collection_id: int, document_id: int) -> None:
+        """A newer version became the latest: move this one's vectors out of the default search."""
+        self._move(collection_id, document_id, to_versions=True)
+
+    def restore_document(self, collection_id: int, document_id: int) -> None:
+        self._move(collection_id, document_id, to_versions=False)
+
+    def drop_collection(self, collection_id: int) -> None:
+        for versions in (False, True):
+            with contextlib.suppress(Exception):  # absent already
+                self.client.delete_collection(self.collection_name(collection_id, versions))
 
     def replace_document(self, collection_id: int, document_id: int, records: Sequence[VectorRecord]) -> None:
         """Make the store hold exactly `records` for this document (idempotent)."""
@@ -78,19 +103,25 @@ class ChromaStore:
             )
 
     def delete_document(self, collection_id: int, document_id: int) -> None:
-        self._collection(collection_id).delete(where={"document_id": document_id})
+        for versions in (False, True):
+            self._collection(collection_id, versions).delete(where={"document_id": document_id})
 
-    def count(self, collection_id: int, document_id: int | None = None) -> int:
-        collection = self._collection(collection_id)
+    def count(self, collection_id: int, document_id: int | None = None, versions: bool = False) -> int:
+        collection = self._collection(collection_id, versions)
         if document_id is None:
             return int(collection.count())
         return len(collection.get(where={"document_id": document_id}, include=[])["ids"])
 
-    def query(self, collection_ids: Iterable[int], embedding: Sequence[float], k: int) -> list[VectorHit]:
-        """Top-k over the given collections, merged by similarity."""
+    def query(
+        self, collection_ids: Iterable[int], embedding: Sequence[float], k: int, include_versions: bool = False
+    ) -> list[VectorHit]:
+        """Top-k over the given collections (and their superseded versions if asked), merged by similarity."""
         hits: list[VectorHit] = []
-        for collection_id in collection_ids:
-            collection = self._collection(collection_id)
+        targets = [(c, False) for c in collection_ids] + (
+            [(c, True) for c in collection_ids] if include_versions else []
+        )
+        for collection_id, versions in targets:
+            collection = self._collection(collection_id, versions)
             if collection.count() == 0:
                 continue
             result = collection.query(

@@ -42,8 +42,15 @@ def _parse_vector_id(vector_id: str) -> tuple[int, int] | None:
 
 
 def chunks_search(
-    *, user: User, query: str, collection_ids: list[int] | None = None, k: int | None = None
+    *,
+    user: User,
+    query: str,
+    collection_ids: list[int] | None = None,
+    k: int | None = None,
+    include_old_versions: bool = False,
 ) -> list[SearchHit]:
+    """The best passages for `query` in the collections the user may read; superseded versions of
+    documents only when asked."""
     query = query.strip()
     k = max(1, min(k or settings.SEARCH_DEFAULT_K, MAX_K))
     permitted = collection_ids_readable_by(user, collection_ids)
@@ -51,7 +58,7 @@ def chunks_search(
         return []
 
     embedding = get_embedder().encode([query])[0]
-    vector_hits = get_vector_store().query(permitted, embedding, k + 10)  # headroom for stale vectors
+    vector_hits = get_vector_store().query(permitted, embedding, k + 10, include_versions=include_old_versions)
     keys = {key: hit.score for hit in vector_hits if (key := _parse_vector_id(hit.id)) is not None}
     if not keys:
         return []
@@ -59,11 +66,12 @@ def chunks_search(
     match = Q()
     for document_id, ordinal in keys:
         match |= Q(document_id=document_id, ordinal=ordinal)
-    chunks = (
-        Chunk.objects.filter(match)
-        .filter(document__collection_id__in=permitted, document__status=Document.Status.READY)
-        .select_related("document", "document__collection")
+    chunks = Chunk.objects.filter(match).filter(
+        document__collection_id__in=permitted, document__status=Document.Status.READY
     )
+    if not include_old_versions:
+        chunks = chunks.filter(document__is_latest=True)
+    chunks = chunks.select_related("document", "document__collection")
 
     hits = [SearchHit(chunk=c, score=keys[(c.document_id, c.ordinal)]) for c in chunks]
     hits.sort(key=lambda hit: hit.score, reverse=True)

@@ -131,7 +131,7 @@ def test_running_every_stage_twice_leaves_exactly_one_set_of_chunks(
     parse_document.delay(document.pk)
     parse_document.delay(document.pk)
     (document,) = wait_for_documents([document.pk])
-    Document.objects.filter(pk=document.pk).update(status=Document.Status.EMBEDDING)
+    Document.objects.filter(pk=document.pk).update(status=Document.Status.EMBEDDING, stage="embed queued")
     embed_document.delay(document.pk)
     embed_document.delay(document.pk)
     (document,) = wait_for_documents([document.pk])
