@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from typing import Any
+
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -12,8 +15,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ingest import selectors, services
-from ingest.models import Collection, Document
+from ingest import selectors, services, uploads
+from ingest.models import Batch, Collection, Document
 
 
 class DocumentSerializer(serializers.ModelSerializer[Document]):
@@ -70,6 +73,60 @@ def resolve_collection(user: object, value: str | None) -> Collection:
     return services.collection_get_or_create(name=value, user=user)  # type: ignore[arg-type]
 
 
+class ManifestEntrySerializer(serializers.Serializer[Any]):
+    path = serializers.CharField()
+    outcome = serializers.CharField(
+        help_text="ingested | processing | duplicate | failed | skipped | queued | unpacked"
+    )
+    reason = serializers.CharField()
+    document_id = serializers.IntegerField(allow_null=True)
+    size_bytes = serializers.IntegerField()
+
+
+class BatchProgressSerializer(serializers.Serializer[Any]):
+    state = serializers.CharField(help_text="unpacking | processing | done | failed | cancelled")
+    documents = serializers.IntegerField()
+    ready = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    remaining = serializers.IntegerField()
+    duplicates = serializers.IntegerField()
+    skipped = serializers.IntegerField()
+    percent = serializers.IntegerField()
+    elapsed_seconds = serializers.FloatField()
+    pages_per_second = serializers.FloatField()
+    chunks_per_second = serializers.FloatField()
+    eta_seconds = serializers.FloatField(allow_null=True)
+
+
+def batch_payload(batch: Batch, manifest: bool = True) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "id": batch.pk,
+        "name": batch.name,
+        "collection": batch.collection.name,
+        "collection_id": batch.collection_id,
+        "error": batch.error,
+        "created_at": batch.created_at.isoformat(),
+        "url": reverse("batch-detail", args=[batch.pk]),
+        "progress": asdict(selectors.batch_progress(batch)),
+    }
+    if manifest:
+        payload["manifest"] = [asdict(entry) for entry in selectors.batch_manifest(batch)]
+    return payload
+
+
+BATCH_SCHEMA = inline_serializer(
+    "Batch",
+    {
+        "id": serializers.IntegerField(),
+        "name": serializers.CharField(),
+        "collection": serializers.CharField(),
+        "error": serializers.CharField(),
+        "progress": BatchProgressSerializer(),
+        "manifest": ManifestEntrySerializer(many=True),
+    },
+)
+
+
 class DocumentListCreateApi(APIView):
     parser_classes = [MultiPartParser, FormParser]
 
@@ -80,7 +137,12 @@ class DocumentListCreateApi(APIView):
 
     @extend_schema(
         request={"multipart/form-data": UploadSerializer},
-        responses={202: inline_serializer("UploadResult", {"documents": DocumentSerializer(many=True)})},
+        responses={
+            202: inline_serializer("UploadResult", {"documents": DocumentSerializer(many=True), "batch": BATCH_SCHEMA})
+        },
+        description="Files and archives (zip, tar, tar.gz/bz2/xz, 7z) become one batch. `documents` lists the "
+        "documents created right away; archives are unpacked by a worker and their members appear in the batch's "
+        "manifest (`GET /api/v1/batches/<id>`), as do duplicates.",
     )
     def post(self, request: Request) -> Response:
         files = request.FILES.getlist("file")
@@ -88,10 +150,14 @@ class DocumentListCreateApi(APIView):
         serializer.is_valid(raise_exception=True)
         collection = resolve_collection(request.user, serializer.validated_data.get("collection"))
         try:
-            documents = services.documents_create(collection=collection, uploaded_files=files, user=request.user)
+            batch = uploads.batch_create_from_uploads(collection=collection, files=files, user=request.user)
         except ValidationError as exc:
             return Response({"detail": " ".join(exc.messages)}, status=status.HTTP_400_BAD_REQUEST)
-        return Response({"documents": DocumentSerializer(documents, many=True).data}, status=status.HTTP_202_ACCEPTED)
+        documents = Document.objects.filter(batch=batch).select_related("collection").order_by("pk")
+        return Response(
+            {"documents": DocumentSerializer(documents, many=True).data, "batch": batch_payload(batch)},
+            status=status.HTTP_202_ACCEPTED,
+        )
 
 
 class DocumentDetailApi(APIView):
@@ -105,6 +171,50 @@ class DocumentDetailApi(APIView):
         document = get_object_or_404(selectors.documents_visible_to(request.user), pk=document_id)
         services.document_delete(document)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class DocumentRetryApi(APIView):
+    @extend_schema(request=None, responses=DocumentSerializer)
+    def post(self, request: Request, document_id: int) -> Response:
+        document = get_object_or_404(selectors.documents_visible_to(request.user), pk=document_id)
+        if not services.document_retry(document):
+            return Response(
+                {"detail": f"Only failed or cancelled documents are retried; this one is {document.status}."},
+                status=status.HTTP_409_CONFLICT,
+            )
+        document.refresh_from_db()
+        return Response(DocumentSerializer(document).data)
+
+
+class BatchListApi(APIView):
+    @extend_schema(responses=BATCH_SCHEMA)
+    def get(self, request: Request) -> Response:
+        return Response([batch_payload(b, manifest=False) for b in selectors.batches_visible_to(request.user)[:100]])
+
+
+class BatchDetailApi(APIView):
+    @extend_schema(responses=BATCH_SCHEMA)
+    def get(self, request: Request, batch_id: int) -> Response:
+        batch = get_object_or_404(selectors.batches_visible_to(request.user), pk=batch_id)
+        return Response(batch_payload(batch))
+
+
+class BatchCancelApi(APIView):
+    @extend_schema(request=None, responses=BATCH_SCHEMA)
+    def post(self, request: Request, batch_id: int) -> Response:
+        batch = get_object_or_404(selectors.batches_visible_to(request.user), pk=batch_id)
+        uploads.batch_cancel(batch)
+        batch.refresh_from_db()
+        return Response(batch_payload(batch))
+
+
+class BatchRetryApi(APIView):
+    @extend_schema(request=None, responses=BATCH_SCHEMA)
+    def post(self, request: Request, batch_id: int) -> Response:
+        batch = get_object_or_404(selectors.batches_visible_to(request.user), pk=batch_id)
+        uploads.batch_retry_failed(batch)
+        batch.refresh_from_db()
+        return Response(batch_payload(batch))
 
 
 class CollectionListApi(APIView):

@@ -205,7 +205,7 @@ def document_mark_ready(document: Document) -> bool:
     with transaction.atomic():
         siblings = Document.objects.select_for_update().filter(collection_id=document.collection_id, path=document.path)
         current = siblings.filter(is_latest=True).exclude(pk=document.pk).first()
-        promote = current is None or current.version < document.version or current.status != Status.READY
+        promote = document.is_latest or current is None or current.version < document.version
         if not _update(
             document.pk,
             [Status.EMBEDDING],

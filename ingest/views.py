@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from docanalyst.http import HtmxHttpRequest
-from ingest import selectors, services
+from ingest import selectors, services, uploads
 from ingest.api import resolve_collection
 
 INLINE_SAFE_TYPES = {"application/pdf", "text/plain", "image/png", "image/jpeg"}
@@ -23,14 +23,16 @@ def documents_view(request: HtmxHttpRequest) -> HttpResponse:
         collection_value = request.POST.get("new_collection", "").strip() or request.POST.get("collection", "")
         try:
             collection = resolve_collection(request.user, collection_value)
-            created = services.documents_create(
-                collection=collection, uploaded_files=request.FILES.getlist("file"), user=request.user
+            batch = uploads.batch_create_from_uploads(
+                collection=collection, files=request.FILES.getlist("file"), user=request.user
             )
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
-        else:
-            messages.success(request, f"{len(created)} file(s) queued for ingestion into “{collection.name}”.")
-        return redirect("documents")
+            return redirect("documents")
+        messages.success(
+            request, f"{len(request.FILES.getlist('file'))} file(s) queued for ingestion into “{collection.name}”."
+        )
+        return redirect("batch-detail", batch.pk)
     context = {
         "documents": selectors.documents_visible_to(request.user)[:200],
         "collections": selectors.collections_readable_by(request.user),
@@ -47,8 +49,13 @@ def documents_table_partial(request: HtmxHttpRequest) -> HttpResponse:
 @login_required
 def document_detail_view(request: HtmxHttpRequest, document_id: int) -> HttpResponse:
     document = get_object_or_404(selectors.documents_visible_to(request.user), pk=document_id)
-    summaries = document.summaries.all()[:5]
-    return render(request, "ingest/document_detail.html", {"document": document, "summaries": summaries})
+    context = {
+        "document": document,
+        "summaries": document.summaries.all()[:5],
+        "versions": selectors.document_versions(document),
+        "attachments": selectors.documents_visible_to(request.user).filter(parent=document),
+    }
+    return render(request, "ingest/document_detail.html", context)
 
 
 @login_required
@@ -85,3 +92,51 @@ def document_delete_view(request: HtmxHttpRequest, document_id: int) -> HttpResp
     services.document_delete(document)
     messages.success(request, f"Deleted “{document.title}”.")
     return redirect("documents")
+
+
+@login_required
+@require_POST
+def document_retry_view(request: HtmxHttpRequest, document_id: int) -> HttpResponse:
+    document = get_object_or_404(selectors.documents_visible_to(request.user), pk=document_id)
+    if services.document_retry(document):
+        messages.success(request, f"“{document.title}” is queued again.")
+    return redirect("document-detail", document.pk)
+
+
+@login_required
+def batches_view(request: HtmxHttpRequest) -> HttpResponse:
+    batches = [(b, selectors.batch_progress(b)) for b in selectors.batches_visible_to(request.user)[:50]]
+    return render(request, "ingest/batches.html", {"batches": batches})
+
+
+def _batch_context(request: HtmxHttpRequest, batch_id: int) -> dict[str, object]:
+    batch = get_object_or_404(selectors.batches_visible_to(request.user), pk=batch_id)
+    return {"batch": batch, "progress": selectors.batch_progress(batch), "manifest": selectors.batch_manifest(batch)}
+
+
+@login_required
+def batch_detail_view(request: HtmxHttpRequest, batch_id: int) -> HttpResponse:
+    return render(request, "ingest/batch_detail.html", _batch_context(request, batch_id))
+
+
+@login_required
+def batch_progress_partial(request: HtmxHttpRequest, batch_id: int) -> HttpResponse:
+    return render(request, "ingest/_batch_progress.html", _batch_context(request, batch_id))
+
+
+@login_required
+@require_POST
+def batch_cancel_view(request: HtmxHttpRequest, batch_id: int) -> HttpResponse:
+    batch = get_object_or_404(selectors.batches_visible_to(request.user), pk=batch_id)
+    count = uploads.batch_cancel(batch)
+    messages.success(request, f"Batch cancelled; {count} document(s) not yet ready were stopped.")
+    return redirect("batch-detail", batch.pk)
+
+
+@login_required
+@require_POST
+def batch_retry_view(request: HtmxHttpRequest, batch_id: int) -> HttpResponse:
+    batch = get_object_or_404(selectors.batches_visible_to(request.user), pk=batch_id)
+    count = uploads.batch_retry_failed(batch)
+    messages.success(request, f"{count} failed document(s) queued again.")
+    return redirect("batch-detail", batch.pk)
