@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 mode=${1:-run}
 
 run_packages="redis-server tesseract-ocr tesseract-ocr-eng poppler-utils libmagic1 fonts-dejavu-core libreoffice-writer-nogui libreoffice-impress-nogui"
-test_packages="$run_packages chromium iproute2 util-linux"
+test_packages="$run_packages libreoffice-calc-nogui chromium iproute2 util-linux"
 packages=$run_packages
 [ "$mode" = test ] && packages=$test_packages
 
