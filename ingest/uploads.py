@@ -179,7 +179,9 @@ def _may_be_archive(source: IO[bytes]) -> bool:
     source.seek(257)
     tar_magic = source.read(5) == b"ustar"
     source.seek(0)
-    return source.read(6).startswith(_ARCHIVE_HEADS) or tar_magic
+    head = source.read(6)
+    source.seek(0)
+    return head.startswith(_ARCHIVE_HEADS) or tar_magic
 
 
 def batch_create(
