@@ -360,7 +360,10 @@ def _queue_is_empty(queue: str) -> bool:
     from docanalyst.celery import app
 
     with app.connection_for_read() as connection:
-        return int(connection.default_channel.queue_declare(queue=queue, passive=True).message_count) == 0
+        try:
+            return int(connection.default_channel.queue_declare(queue=queue, passive=True).message_count) == 0
+        except connection.channel_errors:  # the broker does not know the queue (e.g. restarted): empty
+            return True
 
 
 def documents_requeue_stalled() -> int:

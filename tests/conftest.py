@@ -141,36 +141,34 @@ def _database_url_for_children() -> str:
 class Worker:
     """A real Celery worker process on the test Redis, Chroma and database."""
 
-    def __init__(self, name: str = "worker", concurrency: int = 2, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, name: str = "worker", concurrency: int = 2, extra_env: dict[str, str] | None = None, beat: bool = False
+    ) -> None:
         env = {"DATABASE_URL": _database_url_for_children(), **(extra_env or {})}
-        self.service = ServiceProcess(
-            name,
-            [
-                str(VENV_BIN / "celery"),
-                "-A",
-                "docanalyst",
-                "worker",
-                "-Q",
-                "parse,embed,default",
-                "-c",
-                str(concurrency),
-                "--without-gossip",
-                "--without-mingle",
-                "--loglevel",
-                "INFO",
-                "-n",
-                f"{name}@%h",
-            ],
-            env=env,
-        )
+        args = [str(VENV_BIN / "celery"), "-A", "docanalyst", "worker", "-Q", "parse,embed,default"]
+        args += ["-c", str(concurrency), "--without-gossip", "--without-mingle", "--loglevel", "INFO"]
+        args += ["-n", f"{name}@%h"]
+        if beat:
+            args += ["--beat", "--schedule", str(RUN_DIR / f"{name}-beat-schedule")]
+        self.service = ServiceProcess(name, args, env=env)
 
     def start(self) -> Worker:
+        seen = self.service.log().count("ready.")
         self.service.start()
-        wait_until(lambda: "ready." in self.service.log(), 120, f"Celery worker {self.service.name}", interval=0.5)
+        wait_until(
+            lambda: self.service.log().count("ready.") > seen, 120, f"Celery worker {self.service.name}", interval=0.5
+        )
         return self
 
-    def stop(self) -> None:
-        self.service.stop()
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        self.service.stop(sig)
+
+    @property
+    def running(self) -> bool:
+        return self.service.process is not None and self.service.process.poll() is None
+
+
+_session_workers: list[Worker] = []
 
 
 @pytest.fixture(scope="session")
@@ -179,8 +177,27 @@ def celery_worker(
 ) -> Iterator[Worker]:
     with django_db_blocker.unblock():
         worker = Worker().start()
+    _session_workers.append(worker)
     yield worker
     worker.stop()
+
+
+@pytest.fixture
+def exclusive_stack(
+    redis_server: ServiceProcess, chroma_server: ServiceProcess, vector_store: Any, transactional_db: Any
+) -> Iterator[None]:
+    """Ingestion with no session worker running, so that the test decides which workers exist."""
+    paused = [w for w in _session_workers if w.running]
+    for worker in paused:
+        worker.stop()
+    yield
+    for worker in paused:
+        worker.start()
+
+
+# Fast fault detection for the fault tests' workers: heartbeat every 0.5 s, a worker silent for
+# 3 s is dead, the sweeper looks every second.
+FAST_RECOVERY = {"INGEST_HEARTBEAT_SECONDS": "0.5", "INGEST_STALL_SECONDS": "3", "STALL_SWEEP_SECONDS": "1"}
 
 
 @pytest.fixture
