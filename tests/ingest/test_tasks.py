@@ -4,7 +4,6 @@ embedder and a real Chroma server."""
 from __future__ import annotations
 
 import datetime as dt
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -91,9 +90,8 @@ def test_bad_files_fail_with_a_reason_and_the_rest_of_the_upload_is_ingested(ing
     empty.write_bytes(b"")
     corrupt = tmp_path / "corrupt.pdf"
     corrupt.write_bytes(b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ngarbage\n%%EOF")
-    unsupported = tmp_path / "tools.zip"
-    with zipfile.ZipFile(unsupported, "w") as archive:
-        archive.writestr("tool.bin", bytes(range(256)) * 4)
+    unsupported = tmp_path / "firmware.bin"
+    unsupported.write_bytes(bytes(range(256)) * 16)
     good = tmp_path / "good.txt"
     good.write_text("Good file\n\nThe pump station has three redundant pumps.\n", encoding="utf-8")
 
@@ -106,10 +104,10 @@ def test_bad_files_fail_with_a_reason_and_the_rest_of_the_upload_is_ingested(ing
     assert "empty" in documents["empty.pdf"].error
     assert documents["corrupt.pdf"].status == Document.Status.FAILED
     assert "corrupt or malformed" in documents["corrupt.pdf"].error
-    assert documents["tools.zip"].status == Document.Status.FAILED
-    assert "Unsupported file type" in documents["tools.zip"].error
+    assert documents["firmware.bin"].status == Document.Status.FAILED
+    assert "Unsupported file type" in documents["firmware.bin"].error
     assert documents["good.txt"].status == Document.Status.READY
-    for name in ("empty.pdf", "corrupt.pdf", "tools.zip"):
+    for name in ("empty.pdf", "corrupt.pdf", "firmware.bin"):
         assert documents[name].stage.startswith("failed during"), documents[name].stage
     assert "ready." in ingest_stack.service.log()  # the worker is still the one that started
     assert ingest_stack.service.process.poll() is None

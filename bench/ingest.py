@@ -1,0 +1,279 @@
+"""Ingestion benchmark: a folder through the real workers, against the raw components.
+
+    bench/ingest [FOLDER] [--concurrency N]        (default FOLDER: ../shared/corpus)
+
+Starts its own Redis, Chroma server and Celery worker on a scratch directory, ingests every file
+of FOLDER as one batch (exactly like `manage.py ingest`), and reports documents/s, pages/s,
+chunks/s and the peak memory of each worker process. Then, in this process and on the same
+files, it times the raw components: `unstructured` partitioning alone (plus Tesseract on the
+pages the pipeline had to OCR, the raw component for scans) and the embedding model's batched
+encode of the same chunks. It ends with
+
+    ratio <end-to-end seconds / (raw parse seconds + raw embed seconds)>
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def configure(scratch: Path) -> dict[str, str]:
+    env = {
+        "VAR_DIR": str(scratch),
+        "SECRET_KEY": "bench",
+        "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+        "CHROMA_HOST": "127.0.0.1",
+        "CHROMA_PORT": str(free_port()),
+        "CHROMA_COLLECTION_PREFIX": "bench",
+        "DJANGO_SETTINGS_MODULE": "docanalyst.settings",
+        "LOG_LEVEL": "INFO",
+        "TASK_SOFT_TIME_LIMIT": "3600",
+    }
+    os.environ.update(env)
+    return env
+
+
+def wait_for(check, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except Exception:
+            pass
+        time.sleep(0.3)
+    raise SystemExit(f"{what} did not start")
+
+
+class PeakMemory(threading.Thread):
+    """Samples the resident memory of a process tree; keeps each process's peak."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.peaks: dict[str, float] = {}
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        import psutil
+
+        root = psutil.Process(self.pid)
+        while not self.stop.wait(0.5):
+            try:
+                for process in [root, *root.children(recursive=True)]:
+                    key = f"{process.pid} {' '.join(process.cmdline()[2:4]) or process.name()}"
+                    rss = process.memory_info().rss / 2**20
+                    self.peaks[key] = max(self.peaks.get(key, 0.0), rss)
+            except psutil.Error:
+                continue
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("folder", nargs="?", default=str(ROOT.parent / "shared" / "corpus"))
+    parser.add_argument("--concurrency", type=int, default=2, help="worker processes (default 2)")
+    args = parser.parse_args()
+    folder = Path(args.folder).resolve()
+    if not folder.is_dir():
+        raise SystemExit(f"{folder} is not a folder")
+
+    scratch = Path(tempfile.mkdtemp(prefix="docanalyst-bench-"))
+    env = configure(scratch)
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    call_command("migrate", "--noinput", verbosity=0)
+    redis_port = settings.REDIS_URL.rsplit(":", 1)[1].split("/")[0]
+    children = [
+        subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                redis_port,
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(scratch),
+            ],
+            stdout=subprocess.DEVNULL,
+        ),
+        subprocess.Popen(
+            [
+                str(VENV_BIN / "chroma"),
+                "run",
+                "--path",
+                str(scratch / "chroma"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(settings.CHROMA_PORT),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        ),
+    ]
+    wait_for(
+        lambda: urllib.request.urlopen(f"http://127.0.0.1:{settings.CHROMA_PORT}/api/v2/heartbeat", timeout=1),
+        60,
+        "Chroma",
+    )
+    worker_log = scratch / "worker.log"
+    worker = subprocess.Popen(
+        [
+            str(VENV_BIN / "celery"),
+            "-A",
+            "docanalyst",
+            "worker",
+            "-Q",
+            "parse,embed,default",
+            "-c",
+            str(args.concurrency),
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel",
+            "INFO",
+        ],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=worker_log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    children.append(worker)
+    try:
+        wait_for(lambda: "ready." in worker_log.read_text(errors="replace"), 120, "the Celery worker")
+        return run(folder, worker, worker_log, args.concurrency)
+    finally:
+        for child in reversed(children):
+            child.terminate()
+            child.wait(30)
+
+
+def run(folder: Path, worker: subprocess.Popen[bytes], worker_log: Path, concurrency: int) -> int:
+    from ingest import selectors, services, uploads
+    from ingest.models import Chunk, Document
+
+    files = [p for p in sorted(folder.rglob("*")) if p.is_file() and not p.is_symlink()]
+    print(
+        f"folder {folder}: {len(files)} files, {sum(p.stat().st_size for p in files) / 2**20:.1f} MiB; "
+        f"worker concurrency {concurrency}",
+        flush=True,
+    )
+
+    memory = PeakMemory(worker.pid)
+    memory.start()
+    started = time.monotonic()
+    batch = uploads.batch_create_from_path(
+        collection=services.collection_get_or_create(name="bench"), path=folder, user=None
+    )
+    while True:
+        batch.refresh_from_db()
+        progress = selectors.batch_progress(batch)
+        if progress.state not in ("processing", "unpacking"):
+            break
+        time.sleep(1)
+    end_to_end = time.monotonic() - started
+    memory.stop.set()
+
+    ready = Document.objects.filter(batch=batch, status=Document.Status.READY)
+    documents = ready.count()
+    pages = sum(p or 0 for p in ready.values_list("page_count", flat=True))
+    chunks = list(
+        Chunk.objects.filter(document__in=ready).order_by("document_id", "ordinal").values_list("text", flat=True)
+    )
+    log = worker_log.read_text(errors="replace")
+    embed_stage = sum(float(s) for s in re.findall(r"embedded and indexed: \d+ chunks in ([\d.]+)s", log))
+    print(
+        f"end-to-end {end_to_end:.1f} s: {documents} documents ready, {progress.failed} failed, "
+        f"{progress.duplicates} duplicates, {progress.skipped} skipped",
+        flush=True,
+    )
+    rates = f"documents/s {documents / end_to_end:.3f}  pages/s {pages / end_to_end:.2f}"
+    print(f"{rates}  chunks/s {len(chunks) / end_to_end:.2f}")
+    for name, peak in sorted(memory.peaks.items()):
+        print(f"peak memory {peak:.0f} MiB  {name}")
+
+    raw_parse, ocr_seconds = raw_parse_seconds(ready)
+    raw_embed = raw_embed_seconds(chunks)
+    pipeline_embed_rate = len(chunks) / embed_stage if embed_stage else 0.0
+    raw_embed_rate = len(chunks) / raw_embed if raw_embed else 0.0
+    print(f"raw parse {raw_parse:.1f} s (unstructured partition, of which Tesseract on OCR pages {ocr_seconds:.1f} s)")
+    print(f"raw embed {raw_embed:.1f} s ({raw_embed_rate:.1f} chunks/s, batch {32})")
+    print(
+        f"pipeline embed+index stage {embed_stage:.1f} s of worker time ({pipeline_embed_rate:.1f} chunks/s, "
+        f"{100 * pipeline_embed_rate / raw_embed_rate if raw_embed_rate else 0:.0f}% of raw encode)"
+    )
+    print(f"ratio {end_to_end / (raw_parse + raw_embed):.3f}")
+    return 0
+
+
+def raw_parse_seconds(ready) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    """`unstructured` partitioning alone on each ingested file, plus raw Tesseract on the pages the
+    pipeline OCRed (scans), measured here in one process."""
+    from unstructured.partition.auto import partition
+
+    from ingest.pipeline.ocr import ocr_image_file, ocr_pdf_pages
+    from ingest.pipeline.parse import _prepare_unstructured
+
+    _prepare_unstructured()
+    total = ocr = 0.0
+    for document in ready:
+        path = Path(document.file.path)
+        ocr_pages = document.metadata.get("ocr_pages") or []
+        started = time.monotonic()
+        if document.mime_type.startswith("image/"):
+            list(ocr_image_file(path))
+            ocr += time.monotonic() - started
+        else:
+            try:
+                partition(filename=str(path), strategy="fast", languages=["eng"])
+            except Exception as exc:
+                print(f"  raw partition failed on {document.path}: {type(exc).__name__}", flush=True)
+            if ocr_pages:
+                ocr_started = time.monotonic()
+                list(ocr_pdf_pages(path, ocr_pages))
+                ocr += time.monotonic() - ocr_started
+        total += time.monotonic() - started
+    return total, ocr
+
+
+def raw_embed_seconds(chunks: list[str]) -> float:
+    from sentence_transformers import SentenceTransformer
+
+    from docanalyst.backends.embedder import embedding_model_path
+
+    model = SentenceTransformer(str(embedding_model_path()), device="cpu", local_files_only=True)
+    model.encode(chunks[:64], batch_size=32)  # warm-up
+    started = time.monotonic()
+    model.encode(chunks, batch_size=32, normalize_embeddings=True, show_progress_bar=False)
+    return time.monotonic() - started
+
+
+if __name__ == "__main__":
+    sys.exit(main())
