@@ -227,6 +227,11 @@ ARCHIVE_MAX_DEPTH = env_int("ARCHIVE_MAX_DEPTH", 3, minimum=0)
 EMBEDDING_MODEL_PATH = env_str("EMBEDDING_MODEL_PATH", "")  # empty: the packaged all-MiniLM-L6-v2
 EMBEDDING_DEVICE = env_str("EMBEDDING_DEVICE", "cpu")
 EMBEDDING_BATCH_SIZE = env_int("EMBEDDING_BATCH_SIZE", 32, minimum=1)
+# Threads torch may use per worker process. 0: a fair share of this machine's cores among the stages
+# running at that moment (all of them for a lone embedding, one each when every process is busy).
+EMBEDDING_THREADS = env_int("EMBEDDING_THREADS", 0, minimum=0)
+# Load models and parsers when a worker process starts.
+WORKER_PRELOAD = env_bool("WORKER_PRELOAD", True)
 CHUNK_TARGET_TOKENS = env_int("CHUNK_TARGET_TOKENS", 200, minimum=16)
 OCR_LANGUAGES = env_str("OCR_LANGUAGES", "eng")  # Tesseract language packs, e.g. "eng+deu"
 OCR_DPI = env_int("OCR_DPI", 200, minimum=50)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import os
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -296,6 +297,13 @@ def document_parse(document_id: int) -> None:
     embed_document.delay(document_id)
 
 
+def _fair_share() -> int:
+    """CPU threads for this embedding: the cores divided among the stages running right now, so
+    that two busy worker processes do not oversubscribe the cores and a lone one uses them all."""
+    busy = Document.objects.filter(Q(status=Status.PARSING) | Q(status=Status.EMBEDDING, stage="embed")).count()
+    return max(1, (os.cpu_count() or 1) // max(1, busy))
+
+
 def document_embed(document_id: int) -> None:
     """Embed the stored chunks and index them; the document becomes ready."""
     from docanalyst.backends.vectorstore import get_vector_store
@@ -319,7 +327,8 @@ def document_embed(document_id: int) -> None:
         document_set_progress(document_id, status=Status.EMBEDDING, progress=50 + int(45 * done / total))
 
     with heartbeat(document_id, Status.EMBEDDING):
-        vectors = embed_chunks(chunks, on_progress=report)
+        vectors = embed_chunks(chunks, on_progress=report, threads=None if settings.EMBEDDING_THREADS else _fair_share)
+        embedded = time.monotonic()
         index_chunks(document, chunks, vectors)
     if not document_mark_ready(document):
         current = Document.objects.filter(pk=document_id).values_list("status", flat=True).first()
@@ -328,7 +337,12 @@ def document_embed(document_id: int) -> None:
             get_vector_store().delete_document(document.collection_id, document_id)
         return
     logger.info(
-        "document %s embedded and indexed: %d chunks in %.2fs", document_id, len(chunks), time.monotonic() - started
+        "document %s embedded and indexed: %d chunks in %.2fs (embed %.2fs, index %.2fs)",
+        document_id,
+        len(chunks),
+        time.monotonic() - started,
+        embedded - started,
+        time.monotonic() - embedded,
     )
 
 

@@ -7,10 +7,12 @@ everything else is a property of the file and is recorded on the document row as
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_process_init
 from django.conf import settings
 from django.db import OperationalError
 
@@ -87,3 +89,19 @@ def unpack_archive(member_id: int) -> None:
 @shared_task(name="ingest.tasks.requeue_stalled_documents", acks_late=True)
 def requeue_stalled_documents() -> int:
     return services.documents_requeue_stalled()
+
+
+@worker_process_init.connect
+def warm_up_worker_process(**_: Any) -> None:
+    """Load the models and parsers when a worker process starts, not inside the first document:
+    a worker is long-lived, and the first document of a batch should cost what the others do."""
+    if not settings.WORKER_PRELOAD:
+        return
+    started = time.monotonic()
+    from docanalyst.backends.embedder import get_embedder, get_tokenizer
+    from ingest.pipeline.parse import warm_up
+
+    warm_up()
+    get_tokenizer()
+    get_embedder().encode(["warm-up"])
+    logger.info("worker process ready: models and parsers loaded in %.1fs", time.monotonic() - started)

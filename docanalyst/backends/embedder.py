@@ -75,12 +75,20 @@ class SentenceTransformerEmbedder:
     def __init__(self, path: Path, device: str, batch_size: int) -> None:
         from sentence_transformers import SentenceTransformer
 
+        if settings.EMBEDDING_THREADS:
+            self.set_threads(settings.EMBEDDING_THREADS)
         self.path = path
         self.batch_size = batch_size
         self.model = SentenceTransformer(str(path), device=device, local_files_only=True)
         self.name = path.name if path.name != "model" else path.parent.name
         self.dimension = int(self.model.get_embedding_dimension() or 0)
         self.max_tokens = int(self.model.max_seq_length or 512)
+
+    def set_threads(self, count: int) -> None:
+        import torch
+
+        if count >= 1 and torch.get_num_threads() != count:
+            torch.set_num_threads(count)
 
     def encode(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:

@@ -16,14 +16,26 @@ from ingest.models import Chunk, Document
 NO_PAGE = -1  # Chroma metadata cannot hold None
 
 
-def embed_chunks(chunks: Sequence[Chunk], on_progress: Callable[[int, int], None] | None = None) -> list[list[float]]:
+def embed_chunks(
+    chunks: Sequence[Chunk],
+    on_progress: Callable[[int, int], None] | None = None,
+    threads: Callable[[], int] | None = None,
+) -> list[list[float]]:
+    """Vectors for the chunks, in their order. Texts are encoded shortest first, so each batch pads
+    to similar lengths (as one big encode call would), in windows that allow progress reports;
+    before each window `threads()` may say how many CPU threads the model should use."""
     embedder = get_embedder()
-    vectors: list[list[float]] = []
-    step = max(embedder.batch_size * 4, 1)
-    for start in range(0, len(chunks), step):
-        vectors.extend(embedder.encode([c.text for c in chunks[start : start + step]]))
+    order = sorted(range(len(chunks)), key=lambda i: len(chunks[i].text))
+    vectors: list[list[float]] = [[] for _ in chunks]
+    window = max(embedder.batch_size * 16, 1)
+    for start in range(0, len(order), window):
+        indices = order[start : start + window]
+        if threads is not None:
+            embedder.set_threads(threads())
+        for index, vector in zip(indices, embedder.encode([chunks[i].text for i in indices]), strict=True):
+            vectors[index] = vector
         if on_progress:
-            on_progress(len(vectors), len(chunks))
+            on_progress(min(start + window, len(order)), len(order))
     return vectors
 
 

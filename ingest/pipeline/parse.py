@@ -71,6 +71,17 @@ def _prepare_unstructured() -> None:
     tokenize._load_spacy_model = load_packaged_model  # type: ignore[assignment]
 
 
+def warm_up() -> None:
+    """Import the partitioners and load the spaCy model now (worker start) rather than mid-document."""
+    import unstructured.nlp.tokenize as tokenize
+    import unstructured.partition.auto
+    import unstructured.partition.docx
+    import unstructured.partition.pdf  # noqa: F401
+
+    _prepare_unstructured()
+    tokenize._get_nlp()
+
+
 # --- PDFs ----------------------------------------------------------------------------------------
 
 
