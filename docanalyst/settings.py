@@ -186,6 +186,9 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Worker processes load the embedder and parsers when they start (WORKER_PRELOAD): give them time
+# to report ready before the pool gives up on them.
+CELERY_WORKER_PROC_ALIVE_TIMEOUT = 180
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "ingest.tasks.parse_document": {"queue": "parse"},
