@@ -246,16 +246,12 @@ def _register_attachments(document: Document, attachments: Sequence[Any]) -> Non
         if attachment.name in known:
             continue  # a re-run of this stage: registered the first time
         with attachment.path.open("rb") as handle:
-            member = document_register(
+            document_register(
                 batch=batch,
                 source=handle,
                 path=f"{document.path}/{attachment.name}",
                 user=document.uploaded_by,
                 parent=document,
-            )
-        if member.document_id and member.document and member.document.parent_id is None:
-            logger.info(
-                "attachment %s of document %s duplicates document %s", attachment.name, document.pk, member.document_id
             )
         attachment.path.unlink(missing_ok=True)
 

@@ -90,12 +90,13 @@ def document_register(
 
     path = _clean_path(path)
     name = PurePosixPath(path).name
-    if source_size(source) > settings.UPLOAD_MAX_BYTES:
+    size = source_size(source)
+    if size > settings.UPLOAD_MAX_BYTES:
         return BatchMember.objects.create(
             batch=batch,
             path=path,
             outcome=Outcome.FAILED,
-            size_bytes=source_size(source),
+            size_bytes=size,
             reason=f"The file is larger than the {settings.UPLOAD_MAX_BYTES}-byte upload limit.",
         )
     stored = _store(source, name)
