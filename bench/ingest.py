@@ -80,7 +80,9 @@ class PeakMemory(threading.Thread):
         while not self.stop.wait(0.5):
             try:
                 for process in [root, *root.children(recursive=True)]:
-                    key = f"{process.pid} {' '.join(process.cmdline()[2:4]) or process.name()}"
+                    # Worker processes by pid; short-lived helpers (tesseract, soffice, pandoc) by name.
+                    name = process.name()
+                    key = f"celery process {process.pid}" if "celery" in " ".join(process.cmdline()[:2]) else name
                     rss = process.memory_info().rss / 2**20
                     self.peaks[key] = max(self.peaks.get(key, 0.0), rss)
             except psutil.Error:

@@ -14,7 +14,7 @@ from django.contrib.auth.models import User as AuthUser
 
 from docanalyst import prompts
 from docanalyst.backends.embedder import get_embedder
-from docanalyst.backends.llm import LLMUnavailable, get_llm
+from docanalyst.backends.llm import LLMUnavailable, OpenAICompatibleLLM, get_llm
 from docanalyst.models import Answer
 from docanalyst.services.extractive import best_sentence_per_text
 from docanalyst.services.search import SearchHit, chunks_search
@@ -123,39 +123,35 @@ def _record(user: User, question: str, result: AnswerResult, sent: Sequence[Sear
     return result
 
 
+def _answer_without_generation(
+    user: User, question: str, hits: list[SearchHit], supporting: list[SearchHit], llm: OpenAICompatibleLLM | None
+) -> AnswerResult:
+    """The answer when the model is not asked: no model configured, or no passage to support one."""
+    if llm is None:
+        return _record(user, question, _extractive(question, hits, supporting), supporting[:3])
+    result = AnswerResult(NO_ANSWER_TEXT, [], supported=False, backend="openai", model=llm.model, passages=hits)
+    return _record(user, question, result, [])
+
+
 def answer_question(*, user: User, question: str, collection_ids: list[int] | None = None) -> AnswerResult:
     """Raises `LLMUnavailable` when the configured model fails; callers show its message."""
     question = question.strip()
     hits, supporting = _retrieve(user, question, collection_ids)
     llm = get_llm()
-    if llm is None:
-        return _record(user, question, _extractive(question, hits, supporting), supporting[:3])
-    if not supporting:
-        result = AnswerResult(NO_ANSWER_TEXT, [], supported=False, backend="openai", model=llm.model, passages=hits)
-        return _record(user, question, result, [])
+    if llm is None or not supporting:
+        return _answer_without_generation(user, question, hits, supporting, llm)
     sent = _fit_to_context(supporting, question)
-    text = llm.complete(
-        prompts.answer_messages(question, _prompt_passages(sent)), settings.LLM_MAX_ANSWER_TOKENS
-    ).strip()
-    result = _llm_result(text, sent, hits, llm.model)
-    return _record(user, question, result, sent)
+    messages = prompts.answer_messages(question, _prompt_passages(sent))
+    text = llm.complete(messages, settings.LLM_MAX_ANSWER_TOKENS).strip()
+    return _record(user, question, _llm_result(text, sent, hits, llm.model), sent)
 
 
 def _llm_result(text: str, sent: list[SearchHit], hits: list[SearchHit], model: str) -> AnswerResult:
-    if not text or text.startswith(prompts.NO_ANSWER_MARKER):
-        return AnswerResult(
-            NO_ANSWER_TEXT,
-            [],
-            supported=False,
-            backend="openai",
-            model=model,
-            prompt_version=prompts.ANSWER_PROMPT_VERSION,
-            passages=hits,
-        )
+    supported = bool(text) and not text.startswith(prompts.NO_ANSWER_MARKER)
     return AnswerResult(
-        text,
-        _cited(text, sent),
-        supported=True,
+        text if supported else NO_ANSWER_TEXT,
+        _cited(text, sent) if supported else [],
+        supported=supported,
         backend="openai",
         model=model,
         prompt_version=prompts.ANSWER_PROMPT_VERSION,
@@ -172,9 +168,9 @@ def answer_question_stream(
     hits, supporting = _retrieve(user, question, collection_ids)
     llm = get_llm()
     if llm is None or not supporting:
-        result = answer_question(user=user, question=question, collection_ids=collection_ids)
-        yield {"type": "delta", "text": result.answer}
-        yield _done_event(result)
+        settled = _answer_without_generation(user, question, hits, supporting, llm)
+        yield {"type": "delta", "text": settled.answer}
+        yield _done_event(settled)
         return
     sent = _fit_to_context(supporting, question)
     parts: list[str] = []

@@ -189,6 +189,29 @@ def _partition(path: Path, mime_type: str, **options: Any) -> Iterator[ParsedEle
         yield ParsedElement(text, element_type, page, section)
 
 
+@contextlib.contextmanager
+def _as_utf8(path: Path) -> Iterator[Path]:
+    """The file itself when it is UTF-8, else a UTF-8 copy (the CSV partitioner reads only UTF-8;
+    spreadsheets exported as UTF-16 or a legacy code page are common)."""
+    raw = path.read_bytes()
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    else:
+        yield path
+        return
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(raw).best()
+    if best is None:
+        raise PermanentIngestError("The text encoding of this file could not be recognised.")
+    with tempfile.TemporaryDirectory(prefix="docanalyst-text-") as tmp:
+        copy = Path(tmp) / f"utf8{path.suffix}"
+        copy.write_text(str(best), encoding="utf-8")
+        yield copy
+
+
 # --- e-mail --------------------------------------------------------------------------------------
 
 
@@ -262,7 +285,8 @@ def parse(path: Path, original_name: str | None = None, workdir: Path | None = N
         parsed.page_count = len(parsed.ocr_pages)
     elif kind.is_email:
         try:
-            parsed.metadata, parsed.attachments = _email_parts(path, kind, workdir or path.parent / "attachments")
+            target = workdir or Path(tempfile.mkdtemp(prefix="docanalyst-attachments-"))
+            parsed.metadata, parsed.attachments = _email_parts(path, kind, target)
         except Exception as exc:  # noqa: BLE001 - the body may still be readable
             logger.info("could not read the headers or attachments of %s: %s", path, exc)
         subject = parsed.metadata.get("subject", "")
@@ -272,6 +296,9 @@ def parse(path: Path, original_name: str | None = None, workdir: Path | None = N
         if envelope:
             parsed.elements.append(ParsedElement(envelope, "EmailHeader", None, subject[:300]))
         parsed.elements.extend(_partition(path, kind.mime_type, process_attachments=False))
+    elif kind.file_type in ("CSV", "TSV"):
+        with _as_utf8(path) as readable:
+            parsed.elements.extend(_partition(readable, kind.mime_type))
     else:
         parsed.elements.extend(_partition(path, kind.mime_type))
 

@@ -216,3 +216,15 @@ def test_a_password_protected_office_file_is_refused_saying_so(tmp_path: Path) -
 
     with pytest.raises(PermanentIngestError, match="password-protected"):
         parse(locked)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "cp1252"])
+def test_a_csv_in_another_encoding_is_read_as_a_table(tmp_path: Path, encoding: str) -> None:
+    path = tmp_path / "cups.csv"
+    path.write_bytes("Team,Location,Cups\nCanadiens,Montréal,24\nMaple Leafs,Toronto,13\n".encode(encoding))
+
+    parsed = parse(path)
+
+    rows = [e for e in parsed.elements if e.element_type == "TableRow"]
+    assert [r.text for r in rows] == ["Canadiens | Montréal | 24", "Maple Leafs | Toronto | 13"]
+    assert rows[0].header == "Team | Location | Cups"
