@@ -29,7 +29,7 @@ from ingest.archives import (
     extract_archive,
 )
 
-CORPUS = Path("/work/shared/corpus/edge-cases")
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "edge-cases"  # beside the checkout
 MiB = 1024 * 1024
 
 
