@@ -137,7 +137,7 @@ def document_register(
             size_bytes=stored.size,
             version=previous.version + 1 if previous else 1,
             previous_version=previous,
-            # A new version becomes the latest only once it is ready (see document_promote).
+            # A new version becomes the latest only once it is ready (see document_mark_ready).
             is_latest=previous is None,
             uploaded_by=user if isinstance(user, User) else None,
         )

@@ -18,12 +18,8 @@ from docanalyst.backends import llm as llm_backend
 from docanalyst.backends.llm import LLMUnavailable, Message, OpenAICompatibleLLM
 from docanalyst.models import Answer
 from docanalyst.services.answers import answer_question
-from ingest import services
-from tests.conftest import wait_for_documents
 from tests.docanalyst.test_api import bearer_client, token_for
-from tests.documents import upload
-from tests.factories import CollectionFactory, UserFactory
-from tests.ingest.test_tasks import planted_pdf
+from tests.ingest.test_tasks import ingest_planted
 
 pytestmark = pytest.mark.llm
 
@@ -137,12 +133,7 @@ def test_a_failing_server_gives_one_clear_message(mode: str, message: str) -> No
 def test_answers_from_the_openai_backend_record_and_cite_only_the_passages_sent(
     ingest_stack: Any, llama_server: str, use_llm: Any, tmp_path: Path
 ) -> None:
-    user = UserFactory()
-    collection = CollectionFactory()
-    (document,) = services.documents_create(
-        collection=collection, uploaded_files=[upload(planted_pdf(tmp_path))], user=user
-    )
-    wait_for_documents([document.pk])
+    user, _, document = ingest_planted(tmp_path)
     use_llm(llama_server)
 
     result = answer_question(user=user, question=QUESTION)
@@ -179,12 +170,7 @@ def test_answers_from_the_openai_backend_record_and_cite_only_the_passages_sent(
 def test_an_llm_outage_gives_a_clear_message_and_search_still_answers(
     ingest_stack: Any, use_llm: Any, tmp_path: Path
 ) -> None:
-    user = UserFactory()
-    collection = CollectionFactory()
-    (document,) = services.documents_create(
-        collection=collection, uploaded_files=[upload(planted_pdf(tmp_path))], user=user
-    )
-    wait_for_documents([document.pk])
+    user, _, document = ingest_planted(tmp_path)
     client = bearer_client(token_for(user.username))
 
     with FaultyServer("error") as server:

@@ -35,6 +35,16 @@ def planted_pdf(tmp_path: Path) -> Path:
     )
 
 
+def ingest_planted(tmp_path: Path) -> tuple[Any, Any, Document]:
+    """A user, a collection and the planted PDF ingested into it, ready."""
+    user, collection = UserFactory(), CollectionFactory()
+    (document,) = services.documents_create(
+        collection=collection, uploaded_files=[upload(planted_pdf(tmp_path))], user=user
+    )
+    (document,) = wait_for_documents([document.pk])
+    return user, collection, document
+
+
 def test_the_worker_ingests_pdf_docx_and_text_and_search_finds_the_planted_passage(
     ingest_stack: Any, vector_store: Any, tmp_path: Path
 ) -> None:
@@ -116,12 +126,7 @@ def test_bad_files_fail_with_a_reason_and_the_rest_of_the_upload_is_ingested(ing
 def test_running_every_stage_twice_leaves_exactly_one_set_of_chunks(
     ingest_stack: Any, vector_store: Any, tmp_path: Path
 ) -> None:
-    user = UserFactory()
-    collection = CollectionFactory()
-    (document,) = services.documents_create(
-        collection=collection, uploaded_files=[upload(planted_pdf(tmp_path))], user=user
-    )
-    (document,) = wait_for_documents([document.pk])
+    _user, collection, document = ingest_planted(tmp_path)
     first_chunks = list(document.chunks.values_list("ordinal", "text"))
 
     # Redeliver both stages, twice each, as a broker would after a lost acknowledgement.
@@ -194,12 +199,7 @@ def test_a_document_that_keeps_killing_its_worker_is_failed_not_retried_forever(
 def test_deleting_a_document_removes_its_chunks_vectors_and_original(
     ingest_stack: Any, vector_store: Any, tmp_path: Path
 ) -> None:
-    user = UserFactory()
-    collection = CollectionFactory()
-    (document,) = services.documents_create(
-        collection=collection, uploaded_files=[upload(planted_pdf(tmp_path))], user=user
-    )
-    (document,) = wait_for_documents([document.pk])
+    user, collection, document = ingest_planted(tmp_path)
     original = Path(document.file.path)
     assert original.exists() and vector_store.count(collection.pk, document.pk) > 0
 
