@@ -34,7 +34,6 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_COLLECTION_NAME = "Default"
 Status = Document.Status
-WORKING = (Status.PARSING, Status.EMBEDDING)
 
 
 # --- collections ---------------------------------------------------------------------------------

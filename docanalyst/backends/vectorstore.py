@@ -27,10 +27,6 @@ from django.conf import settings
 logger = logging.getLogger(__name__)
 
 
-class VectorStoreUnavailable(RuntimeError):
-    """Chroma could not be reached: transient, worth retrying."""
-
-
 @dataclass(frozen=True)
 class VectorRecord:
     id: str
@@ -102,6 +98,14 @@ class ChromaStore:
                 metadatas=[r.metadata for r in batch],
             )
 
+    def embeddings(self, collection_id: int, ids: Sequence[str]) -> dict[str, list[float]]:
+        """Stored vectors by id, whether their document is the latest version or a superseded one."""
+        found: dict[str, list[float]] = {}
+        for versions in (False, True):
+            result = self._collection(collection_id, versions).get(ids=list(ids), include=["embeddings"])
+            found.update(zip(result["ids"], result["embeddings"], strict=True))
+        return found
+
     def delete_document(self, collection_id: int, document_id: int) -> None:
         for versions in (False, True):
             self._collection(collection_id, versions).delete(where={"document_id": document_id})
@@ -150,10 +154,3 @@ def get_vector_store() -> ChromaStore:
         settings=ChromaSettings(anonymized_telemetry=False),
     )
     return ChromaStore(client, prefix=settings.CHROMA_COLLECTION_PREFIX)
-
-
-def is_unavailable_error(exc: BaseException) -> bool:
-    """Connection-level failures talking to Chroma (the ones worth a retry)."""
-    import httpx
-
-    return isinstance(exc, httpx.TransportError | ConnectionError | VectorStoreUnavailable)

@@ -43,11 +43,8 @@ def _citation_dict(n: int, document: Document, chunk: Chunk, quote: str) -> dict
 
 def _chunk_vectors(document: Document, chunks: Sequence[Chunk]) -> np.ndarray:
     """The document's stored vectors, in chunk order (re-encoding would cost as much as ingest)."""
-    store = get_vector_store()
-    collection = store.client.get_collection(store.collection_name(document.collection_id))
     ids = [c.vector_id for c in chunks]
-    found = collection.get(ids=ids, include=["embeddings"])
-    by_id = dict(zip(found["ids"], found["embeddings"], strict=True))
+    by_id = get_vector_store().embeddings(document.collection_id, ids)
     missing = [i for i in ids if i not in by_id]
     if missing:
         raise SummaryNotPossible(f"{len(missing)} passages of this document are missing from the index; re-index it.")

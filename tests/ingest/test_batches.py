@@ -207,6 +207,11 @@ def test_a_new_file_under_an_existing_path_is_a_new_version_and_search_uses_the_
     )
     assert {h.document.pk for h in everything} == {v1.pk, v2.pk}
 
+    from docanalyst.services.summaries import summary_create
+
+    old_summary = summary_create(user=user, document=v1)  # a superseded version stays summarizable
+    assert any(c["page"] == 2 and "95 euros" in c["quote"] for c in old_summary.citations)
+
     v2_id = v2.pk
     services.document_delete(v2)  # deleting the latest brings the previous version back
     v1.refresh_from_db()
