@@ -145,25 +145,28 @@ def test_running_every_stage_twice_leaves_exactly_one_set_of_chunks(
     assert vector_store.count(collection.pk) == len(first_chunks)
 
 
-def test_a_document_whose_message_was_lost_is_queued_again_and_finishes(
-    ingest_stack: Any, tmp_path: Path, settings: Any
-) -> None:
-    user = UserFactory()
-    collection = CollectionFactory()
-    text_path = tmp_path / "lost.txt"
-    text_path.write_text("Lost message\n\nThe generator is tested every month.\n", encoding="utf-8")
-    # As if the broker lost the message: the row says parsing, no task exists, nothing moves.
+def abandoned_document(tmp_path: Path, name: str, text: str, attempts: int) -> Document:
+    """A document whose row says `parsing` but that nothing works on, and has not for two hours:
+    its message was lost or its worker died."""
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
     document = Document.objects.create(
-        collection=collection,
-        title="lost",
-        original_name="lost.txt",
-        sha256="0" * 64,
-        uploaded_by=user,
-        file=upload(text_path),
+        collection=CollectionFactory(),
+        title=path.stem,
+        original_name=name,
+        path=name,
+        sha256=str(attempts) * 64,
+        uploaded_by=UserFactory(),
+        file=upload(path),
         status=Document.Status.PARSING,
-        attempts=1,
+        attempts=attempts,
     )
     Document.objects.filter(pk=document.pk).update(updated_at=timezone.now() - dt.timedelta(hours=2))
+    return document
+
+
+def test_a_document_whose_message_was_lost_is_queued_again_and_finishes(ingest_stack: Any, tmp_path: Path) -> None:
+    document = abandoned_document(tmp_path, "lost.txt", "Lost message\n\nThe generator is tested every month.\n", 1)
 
     assert services.documents_requeue_stalled() == 1
 
@@ -174,19 +177,7 @@ def test_a_document_whose_message_was_lost_is_queued_again_and_finishes(
 def test_a_document_that_keeps_killing_its_worker_is_failed_not_retried_forever(
     ingest_stack: Any, tmp_path: Path, settings: Any
 ) -> None:
-    collection = CollectionFactory()
-    text_path = tmp_path / "poison.txt"
-    text_path.write_text("Poison\n\nText.\n", encoding="utf-8")
-    document = Document.objects.create(
-        collection=collection,
-        title="poison",
-        original_name="poison.txt",
-        sha256="1" * 64,
-        file=upload(text_path),
-        status=Document.Status.PARSING,
-        attempts=settings.INGEST_MAX_ATTEMPTS,
-    )
-    Document.objects.filter(pk=document.pk).update(updated_at=timezone.now() - dt.timedelta(hours=2))
+    document = abandoned_document(tmp_path, "poison.txt", "Poison\n\nText.\n", settings.INGEST_MAX_ATTEMPTS)
 
     services.documents_requeue_stalled()
 
