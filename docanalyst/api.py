@@ -9,6 +9,7 @@ from typing import Any
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -17,8 +18,9 @@ from rest_framework.views import APIView
 
 from docanalyst import selectors as read_selectors
 from docanalyst.backends.llm import LLMUnavailable
+from docanalyst.forms import SearchForm
 from docanalyst.services import answers, exports, summaries
-from docanalyst.services.search import chunks_search
+from docanalyst.services.search import FILE_TYPES, Method, chunks_search
 from ingest import selectors
 
 EXPORT_FORMATS = ("md", "pdf")
@@ -46,22 +48,34 @@ def citations_with_urls(citations: list[dict[str, Any]]) -> list[dict[str, Any]]
 class SearchApi(APIView):
     @extend_schema(
         parameters=[
-            OpenApiParameter("q", str, required=True),
+            OpenApiParameter("q", str, required=True, description='Words, "exact phrases", part numbers.'),
             OpenApiParameter("collection", int, many=True, required=False),
+            OpenApiParameter("document", int, many=True, required=False, description="Search inside these documents."),
+            OpenApiParameter("type", str, many=True, required=False, enum=list(FILE_TYPES)),
+            OpenApiParameter("folder", str, required=False, description="Folder path inside the collection."),
+            OpenApiParameter("from", OpenApiTypes.DATE, required=False, description="Uploaded on or after."),
+            OpenApiParameter("to", OpenApiTypes.DATE, required=False, description="Uploaded on or before."),
+            OpenApiParameter("versions", bool, required=False, description="Include superseded versions."),
+            OpenApiParameter("method", str, required=False, enum=[m.value for m in Method]),
             OpenApiParameter("k", int, required=False),
         ],
         responses=inline_serializer(
             "SearchResults",
             {
                 "query": serializers.CharField(),
+                "method": serializers.CharField(),
                 "results": inline_serializer(
                     "SearchResult",
                     {
                         "document_id": serializers.IntegerField(),
                         "title": serializers.CharField(),
+                        "path": serializers.CharField(),
+                        "version": serializers.IntegerField(),
                         "page": serializers.IntegerField(allow_null=True),
                         "text": serializers.CharField(),
                         "score": serializers.FloatField(),
+                        "similarity": serializers.FloatField(allow_null=True),
+                        "matched_by": serializers.ListField(child=serializers.CharField()),
                         "chunk_id": serializers.IntegerField(),
                         "collection_id": serializers.IntegerField(),
                         "url": serializers.CharField(),
@@ -72,44 +86,84 @@ class SearchApi(APIView):
         ),
     )
     def get(self, request: Request) -> Response:
-        query = request.query_params.get("q", "")
-        if not query.strip():
+        form = SearchForm(request.query_params)
+        if not form.is_valid():
+            return Response({"detail": form.error_text()}, status=status.HTTP_400_BAD_REQUEST)
+        query = form.cleaned_data["q"]
+        if not query:
             return Response({"detail": "The query parameter q is required."}, status=status.HTTP_400_BAD_REQUEST)
-        collection_ids = [int(c) for c in request.query_params.getlist("collection") if c.isdigit()]
-        k_raw = request.query_params.get("k", "")
+        method = form.search_method()
         hits = chunks_search(
-            user=request.user,
-            query=query,
-            collection_ids=collection_ids or None,
-            k=int(k_raw) if k_raw.isdigit() else None,
+            user=request.user, query=query, filters=form.filters(), method=method, k=form.cleaned_data.get("k")
         )
         results = [
             {
                 "document_id": h.document.pk,
                 "title": h.document.title,
+                "path": h.document.path,
+                "version": h.document.version,
                 "page": h.page,
                 "text": h.chunk.text,
-                "score": round(h.score, 4),
+                "score": round(h.score, 6),
+                "similarity": None if h.similarity is None else round(h.similarity, 4),
+                "matched_by": list(h.legs),
                 "chunk_id": h.chunk.pk,
                 "collection_id": h.document.collection_id,
                 "url": page_url(h.document.pk, h.page, h.chunk.pk),
             }
             for h in hits
         ]
-        return Response({"query": query, "results": results})
+        return Response({"query": query, "method": method.value, "results": results})
 
 
 class AskRequestSerializer(serializers.Serializer[Any]):
     question = serializers.CharField(max_length=2000)
+    conversation = serializers.IntegerField(required=False, help_text="Ask a follow-up in this conversation.")
     collections = serializers.ListField(child=serializers.IntegerField(), required=False)
+    filters = serializers.DictField(
+        required=False,
+        help_text="The search filters (`document`, `type`, `folder`, `from`, `to`, `versions`), as for /search.",
+    )
     stream = serializers.BooleanField(required=False, default=False)
 
 
-def _sse(events: Iterator[dict[str, Any]]) -> Iterator[str]:
-    for event in events:
-        if event["type"] == "done":
-            event = {**event, "citations": citations_with_urls(event["citations"])}
-        yield f"event: {event['type']}\ndata: {json.dumps(event)}\n\n"
+def sse_response(events: Iterator[dict[str, Any]]) -> StreamingHttpResponse:
+    """Server-sent events, one per answer event, flushed as they come."""
+
+    def encode() -> Iterator[str]:
+        for event in events:
+            if event["type"] == "done":
+                event = {
+                    **event,
+                    "citations": citations_with_urls(event["citations"]),
+                    "closest": citations_with_urls(event["closest"]),
+                }
+            yield f"event: {event['type']}\ndata: {json.dumps(event)}\n\n"
+
+    response = StreamingHttpResponse(encode(), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+def answer_payload(answer: Any) -> dict[str, Any]:
+    return {
+        "answer_id": answer.pk,
+        "conversation_id": answer.conversation_id,
+        "question": answer.question,
+        "status": answer.status,
+        "answer": answer.text,
+        "supported": answer.supported,
+        "backend": answer.backend,
+        "model": answer.model_name,
+        "prompt_version": answer.prompt_version,
+        "citations": citations_with_urls(answer.citations),
+        "closest": citations_with_urls(answer.closest),
+        "chunks_retrieved": answer.chunks_retrieved,
+        "chunks_sent": answer.chunks_sent,
+        "error": answer.error,
+        "created_at": answer.created_at.isoformat(),
+    }
 
 
 class AskApi(APIView):
@@ -118,40 +172,75 @@ class AskApi(APIView):
         responses=inline_serializer(
             "AskResult",
             {
+                "answer_id": serializers.IntegerField(),
+                "conversation_id": serializers.IntegerField(),
                 "answer": serializers.CharField(),
                 "supported": serializers.BooleanField(),
                 "backend": serializers.CharField(),
                 "model": serializers.CharField(),
                 "citations": CitationSerializer(many=True),
+                "closest": CitationSerializer(many=True),
             },
         ),
-        description="With `stream: true` the answer arrives as server-sent events: `delta` events "
-        "with text, then one `done` event (answer and citations) or one `error` event.",
+        description="Asks in a new conversation, or in `conversation` as a follow-up. With `stream: true` "
+        "the answer arrives as server-sent events: `delta` events with text, then one `done` event "
+        "(answer, citations, closest passages) or one `error` event.",
     )
     def post(self, request: Request) -> Response | StreamingHttpResponse:
         serializer = AskRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        question = serializer.validated_data["question"]
-        collection_ids = serializer.validated_data.get("collections") or None
-        if serializer.validated_data["stream"]:
-            events = answers.answer_question_stream(user=request.user, question=question, collection_ids=collection_ids)
-            response = StreamingHttpResponse(_sse(events), content_type="text/event-stream")
-            response["Cache-Control"] = "no-cache"
-            response["X-Accel-Buffering"] = "no"
-            return response
-        try:
-            result = answers.answer_question(user=request.user, question=question, collection_ids=collection_ids)
-        except LLMUnavailable as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        data = serializer.validated_data
+        conversation = None
+        if "conversation" in data:
+            conversation = get_object_or_404(read_selectors.conversations_of(request.user), pk=data["conversation"])
+        form = SearchForm({**data.get("filters", {}), "collection": data.get("collections", [])})
+        if not form.is_valid():
+            return Response({"detail": form.error_text()}, status=status.HTTP_400_BAD_REQUEST)
+        answer = answers.answer_create(
+            user=request.user,
+            question=data["question"],
+            conversation=conversation,
+            filters=None if conversation else form.filters(),
+        )
+        if data["stream"]:
+            return sse_response(answers.answer_events(answer))
+        failure = next((e for e in answers.answer_events(answer) if e["type"] == "error"), None)
+        answer.refresh_from_db()
+        if failure is not None:
+            return Response(
+                {"detail": failure["message"], "answer_id": answer.pk}, status=status.HTTP_503_SERVICE_UNAVAILABLE
+            )
+        return Response(answer_payload(answer))
+
+
+class ConversationListApi(APIView):
+    def get(self, request: Request) -> Response:
+        conversations = read_selectors.conversations_of(request.user)[:200]
         return Response(
             {
-                "answer": result.answer,
-                "supported": result.supported,
-                "backend": result.backend,
-                "model": result.model,
-                "citations": citations_with_urls(result.citations_as_dicts()),
+                "results": [
+                    {
+                        "id": c.pk,
+                        "title": c.title,
+                        "created_at": c.created_at.isoformat(),
+                        "updated_at": c.updated_at.isoformat(),
+                    }
+                    for c in conversations
+                ]
             }
         )
+
+
+class ConversationDetailApi(APIView):
+    def get(self, request: Request, conversation_id: int) -> Response:
+        conversation = get_object_or_404(read_selectors.conversations_of(request.user), pk=conversation_id)
+        turns = [answer_payload(a) for a in conversation.answers.order_by("pk")]
+        return Response({"id": conversation.pk, "title": conversation.title, "turns": turns})
+
+    def delete(self, request: Request, conversation_id: int) -> Response:
+        conversation = get_object_or_404(read_selectors.conversations_of(request.user), pk=conversation_id)
+        conversation.delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 def summary_payload(summary: Any) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from docanalyst.backends.llm import Message
 
 NO_ANSWER_MARKER = "NO_ANSWER"
 
-ANSWER_PROMPT_VERSION = "answer-v1"
+ANSWER_PROMPT_VERSION = "answer-v2"
 SUMMARY_MAP_PROMPT_VERSION = "summary-map-v1"
 SUMMARY_REDUCE_PROMPT_VERSION = "summary-reduce-v1"
 
@@ -51,10 +51,36 @@ ANSWER_SYSTEM = (
 )
 
 
-def answer_messages(question: str, passages: Sequence[PromptPassage]) -> list[Message]:
+@dataclass(frozen=True)
+class Turn:
+    question: str
+    answer: str
+
+
+def answer_messages(question: str, passages: Sequence[PromptPassage], history: Sequence[Turn] = ()) -> list[Message]:
+    """System instruction, the conversation so far, then the passages and the question. Document
+    text appears only inside the `<documents>` block of the last user message."""
+    messages = [Message("system", ANSWER_SYSTEM)]
+    for turn in history:
+        messages.append(Message("user", turn.question))
+        messages.append(Message("assistant", turn.answer))
+    messages.append(Message("user", f"{documents_block(passages)}\n\nQuestion: {question}"))
+    return messages
+
+
+CONDENSE_PROMPT_VERSION = "condense-v1"
+CONDENSE_SYSTEM = (
+    "Rewrite the user's last question as one standalone question that can be understood without the "
+    "conversation, keeping every name, number and term it refers to. Reply with the question only."
+)
+
+
+def condense_messages(history: Sequence[Turn], question: str) -> list[Message]:
+    """For search: a follow-up ("and its tolerance?") rewritten with the context it leans on."""
+    conversation = "\n".join(f"Q: {turn.question}\nA: {turn.answer[:500]}" for turn in history)
     return [
-        Message("system", ANSWER_SYSTEM),
-        Message("user", f"{documents_block(passages)}\n\nQuestion: {question}"),
+        Message("system", CONDENSE_SYSTEM),
+        Message("user", f"Conversation:\n{conversation}\n\nLast question: {question}\n\nStandalone question:"),
     ]
 
 

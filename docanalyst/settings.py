@@ -246,6 +246,16 @@ CHROMA_PATH = Path(env_str("CHROMA_PATH", str(VAR_DIR / "chroma"))).resolve()
 CHROMA_COLLECTION_PREFIX = env_str("CHROMA_COLLECTION_PREFIX", "docanalyst")
 
 SEARCH_DEFAULT_K = env_int("SEARCH_DEFAULT_K", 10, minimum=1)
+# Candidates each retrieval leg (vector, lexical) brings to the fusion, at least; k x 4 when larger.
+SEARCH_CANDIDATES = env_int("SEARCH_CANDIDATES", 40, minimum=1)
+# At most this many passages of one document in a result list while other documents have matches.
+SEARCH_MAX_PER_DOCUMENT = env_int("SEARCH_MAX_PER_DOCUMENT", 3, minimum=1)
+# A local cross-encoder (sentence-transformers CrossEncoder directory) that reorders the fused
+# candidates; empty: the fused ranking stands. Never a hub name: nothing is downloaded.
+RERANKER_MODEL = env_str("RERANKER_MODEL", "")
+if RERANKER_MODEL and not (Path(RERANKER_MODEL) / "config.json").exists():
+    raise ImproperlyConfigured(f"RERANKER_MODEL={RERANKER_MODEL!r} is not a local model directory (no config.json).")
+RERANKER_CANDIDATES = env_int("RERANKER_CANDIDATES", 30, minimum=1)
 ANSWER_MIN_SCORE = env_float("ANSWER_MIN_SCORE", 0.30)
 ANSWER_PASSAGES = env_int("ANSWER_PASSAGES", 5, minimum=1)
 

@@ -29,12 +29,17 @@ api_v1 = [
     path("summaries/<int:summary_id>/export.<str:fmt>", read_api.SummaryExportApi.as_view(), name="api-summary-export"),
     path("search", read_api.SearchApi.as_view(), name="api-search"),
     path("ask", read_api.AskApi.as_view(), name="api-ask"),
+    path("conversations", read_api.ConversationListApi.as_view(), name="api-conversations"),
+    path("conversations/<int:conversation_id>", read_api.ConversationDetailApi.as_view(), name="api-conversation"),
 ]
 
 urlpatterns = [
     path("", read_views.search_view, name="search"),
     path("ask/", read_views.ask_view, name="ask"),
-    path("ask/answer", read_views.ask_answer_partial, name="ask-answer"),
+    path("conversations/<int:conversation_id>/", read_views.conversation_view, name="conversation"),
+    path("conversations/<int:conversation_id>/delete", read_views.conversation_delete_view, name="conversation-delete"),
+    path("answers/<int:answer_id>/", read_views.answer_turn_partial, name="answer-turn"),
+    path("answers/<int:answer_id>/stream", read_views.answer_stream_view, name="answer-stream"),
     path("documents/", ingest_views.documents_view, name="documents"),
     path("documents/table", ingest_views.documents_table_partial, name="documents-table"),
     path("documents/<int:document_id>/", ingest_views.document_detail_view, name="document-detail"),
@@ -48,6 +53,11 @@ urlpatterns = [
     path("batches/<int:batch_id>/cancel", ingest_views.batch_cancel_view, name="batch-cancel"),
     path("batches/<int:batch_id>/retry", ingest_views.batch_retry_view, name="batch-retry"),
     path("documents/<int:document_id>/page/<int:page>/", read_views.document_page_view, name="document-page"),
+    path(
+        "documents/<int:document_id>/page/<int:page>/image.png",
+        read_views.document_page_image,
+        name="document-page-image",
+    ),
     path("documents/<int:document_id>/summary", read_views.summary_create_partial, name="document-summary"),
     path("summaries/<int:summary_id>/export.<str:fmt>", read_views.summary_export_view, name="summary-export"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),

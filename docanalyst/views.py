@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from docanalyst import selectors as read_selectors
-from docanalyst.api import citations_with_urls, export_response, page_url
+from docanalyst.api import citations_with_urls, export_response, page_url, sse_response
 from docanalyst.backends.llm import LLMUnavailable, get_llm
+from docanalyst.forms import SearchForm
 from docanalyst.http import HtmxHttpRequest
-from docanalyst.services import answers, summaries
-from docanalyst.services.search import chunks_search
+from docanalyst.models import Conversation
+from docanalyst.services import answers, summaries, viewer
+from docanalyst.services.search import SearchFilters, chunks_search
 from ingest import selectors
+from ingest.models import Chunk
 
 
 def _selected_collections(request: HtmxHttpRequest) -> list[int]:
@@ -23,48 +30,103 @@ def _selected_collections(request: HtmxHttpRequest) -> list[int]:
 
 @login_required
 def search_view(request: HtmxHttpRequest) -> HttpResponse:
-    query = request.GET.get("q", "").strip()
-    chosen = _selected_collections(request)
-    hits = chunks_search(user=request.user, query=query, collection_ids=chosen or None) if query else []
-    results = [{"hit": h, "url": page_url(h.document.pk, h.page, h.chunk.pk)} for h in hits]
-    context = {
-        "query": query,
-        "results": results,
+    form = SearchForm(request.GET)
+    context: dict[str, object] = {
+        "form": form,
         "collections": selectors.collections_readable_by(request.user),
-        "chosen": chosen,
+        "query": "",
+        "results": [],
+        "chosen": [],
     }
+    if form.is_valid():
+        query = form.cleaned_data["q"]
+        filters = form.filters()
+        hits = (
+            chunks_search(user=request.user, query=query, filters=filters, method=form.search_method()) if query else []
+        )
+        context.update(
+            query=query,
+            chosen=list(filters.collection_ids),
+            results=[{"hit": h, "url": page_url(h.document.pk, h.page, h.chunk.pk)} for h in hits],
+            within=selectors.documents_visible_to(request.user).filter(pk__in=filters.document_ids),
+        )
+    else:
+        context["error"] = form.error_text()
     template = "docanalyst/_search_results.html" if request.htmx else "docanalyst/search.html"
     return render(request, template, context)
 
 
-@login_required
-def ask_view(request: HtmxHttpRequest) -> HttpResponse:
-    context = {
+def _conversation_context(request: HtmxHttpRequest, conversation: Conversation | None) -> dict[str, object]:
+    filters = answers.filters_from_json(conversation.filters) if conversation else SearchFilters()
+    return {
+        "conversation": conversation,
+        "conversations": read_selectors.conversations_of(request.user)[:30],
+        "turns": conversation.answers.order_by("pk") if conversation else [],
         "collections": selectors.collections_readable_by(request.user),
+        "chosen": list(filters.collection_ids),
         "llm_configured": get_llm() is not None,
     }
-    return render(request, "docanalyst/ask.html", context)
+
+
+def _turn_error(request: HtmxHttpRequest, error: str) -> HttpResponse:
+    # htmx swaps only 2xx responses into the page; a plain form post gets the proper 400.
+    return render(request, "docanalyst/_turn_error.html", {"error": error}, status=200 if request.htmx else 400)
+
+
+@login_required
+def ask_view(request: HtmxHttpRequest) -> HttpResponse:
+    """A new conversation (GET), or a question asked (POST): the pending answer's turn, which the
+    browser then streams from `answer-stream`."""
+    if request.method != "POST":
+        return render(request, "docanalyst/ask.html", _conversation_context(request, None))
+    conversation = None
+    conversation_id = request.POST.get("conversation", "")
+    if conversation_id.isdigit():
+        conversation = get_object_or_404(read_selectors.conversations_of(request.user), pk=int(conversation_id))
+    form = SearchForm(request.POST)
+    if not form.is_valid():
+        return _turn_error(request, form.error_text())
+    try:
+        answer = answers.answer_create(
+            user=request.user,
+            question=request.POST.get("question", ""),
+            conversation=conversation,
+            filters=None if conversation else form.filters(),
+        )
+    except ValueError as exc:
+        return _turn_error(request, str(exc))
+    if request.htmx and conversation is not None:  # a follow-up: its turn joins the page
+        return render(request, "docanalyst/_turn.html", {"turn": answer})
+    url = reverse("conversation", args=[answer.conversation_id])
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+@login_required
+def conversation_view(request: HtmxHttpRequest, conversation_id: int) -> HttpResponse:
+    conversation = get_object_or_404(read_selectors.conversations_of(request.user), pk=conversation_id)
+    return render(request, "docanalyst/ask.html", _conversation_context(request, conversation))
 
 
 @login_required
 @require_POST
-def ask_answer_partial(request: HtmxHttpRequest) -> HttpResponse:
-    question = request.POST.get("question", "").strip()
-    context: dict[str, object] = {"question": question}
-    if not question:
-        context["error"] = "Type a question first."
-    else:
-        try:
-            result = answers.answer_question(
-                user=request.user, question=question, collection_ids=_selected_collections(request) or None
-            )
-        except LLMUnavailable as exc:
-            context["error"] = str(exc)
-        else:
-            context["result"] = result
-            context["citations"] = citations_with_urls(result.citations_as_dicts())
-            context["closest"] = [] if result.supported else result.passages[:3]
-    return render(request, "docanalyst/_answer.html", context)
+def conversation_delete_view(request: HtmxHttpRequest, conversation_id: int) -> HttpResponse:
+    conversation = get_object_or_404(read_selectors.conversations_of(request.user), pk=conversation_id)
+    conversation.delete()
+    return redirect("ask")
+
+
+@login_required
+def answer_stream_view(request: HtmxHttpRequest, answer_id: int) -> StreamingHttpResponse:
+    """Server-sent events for one answer: `delta` (text as generated), then `done` or `error`."""
+    answer = get_object_or_404(read_selectors.answers_of(request.user), pk=answer_id)
+    return sse_response(answers.answer_events(answer))
+
+
+@login_required
+def answer_turn_partial(request: HtmxHttpRequest, answer_id: int) -> HttpResponse:
+    """One finished turn, rendered on the server (the stream's `done` swaps it in)."""
+    answer = get_object_or_404(read_selectors.answers_of(request.user), pk=answer_id)
+    return render(request, "docanalyst/_turn.html", {"turn": answer})
 
 
 @login_required
@@ -84,6 +146,26 @@ def document_page_view(request: HtmxHttpRequest, document_id: int, page: int) ->
         "next_page": page + 1 if document.page_count and page < document.page_count else None,
     }
     return render(request, "docanalyst/document_page.html", context)
+
+
+@login_required
+def document_page_image(request: HtmxHttpRequest, document_id: int, page: int) -> HttpResponse:
+    """A PDF page as a PNG, with the passage of `?chunk=` painted on it (only a chunk of this
+    document: an id from elsewhere highlights nothing rather than leaking where its text is)."""
+    document = get_object_or_404(selectors.documents_visible_to(request.user), pk=document_id)
+    if not document.is_pdf:
+        raise Http404("Only PDF pages are rendered.")
+    cited = request.GET.get("chunk", "")
+    chunk = Chunk.objects.filter(document=document, pk=int(cited)).first() if cited.isdigit() else None
+    try:
+        path = Path(document.file.path)
+        boxes = viewer.passage_boxes(path, page, chunk.text) if chunk else []
+        png = viewer.render_page_png(path, page, boxes)
+    except viewer.PageUnavailable as exc:
+        raise Http404(str(exc)) from exc
+    response = HttpResponse(png, content_type="image/png")
+    response["Cache-Control"] = "private, max-age=300"
+    return response
 
 
 @login_required

@@ -84,3 +84,59 @@ def test_sign_in_upload_watch_it_become_ready_ask_and_open_the_cited_page(
     cited = page.locator(".chunk.cited mark")
     expect(cited).to_contain_text(PLANTED)
     expect(page.locator("[data-testid=page-text]")).to_have_attribute("data-page", "2")
+    image = page.locator("[data-testid=page-image]")  # the PDF page itself, rendered, passage painted on
+    expect(image).to_be_visible()
+    page.wait_for_function("document.querySelector('[data-testid=page-image]').naturalWidth > 0")  # it loaded
+
+
+# Records the length of a streaming answer's text every time it changes, from the first byte.
+RECORD_STREAM = """
+window.__lengths = [];
+new MutationObserver(() => {
+  const el = document.querySelector('.answer-text.streaming');
+  if (el) window.__lengths.push(el.textContent.length);
+}).observe(document, {subtree: true, childList: true, characterData: true});
+"""
+
+
+def test_an_answer_streams_into_the_page_chunk_by_chunk_and_a_follow_up_keeps_the_conversation(
+    transactional_db: Any, vector_store: Any, page: Any, settings: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    from docanalyst.backends import llm as llm_backend
+    from tests.docanalyst.corpus import indexed_document
+    from tests.docanalyst.llm_stub import RecordingLLM
+    from tests.factories import CollectionFactory
+
+    user = UserFactory(username="streamer")
+    indexed_document(CollectionFactory(), "bolts.pdf", ["Anchor bolt TC-4410-B is torqued to 42 newton metres."])
+    reply = "The anchor bolt TC-4410-B is torqued to 42 newton metres according to the bolt schedule [1]."
+    with RecordingLLM(reply, delay=0.15) as server:
+        settings.LLM_BASE_URL, settings.LLM_MODEL, settings.LLM_MAX_RETRIES = server.base_url, "stub", 0
+        llm_backend.get_llm.cache_clear()
+        try:
+            page.context.add_init_script(RECORD_STREAM)
+            page.goto("/accounts/login/")
+            page.fill("input[name=username]", user.username)
+            page.fill("input[name=password]", "correct-horse-battery")
+            page.click("button[type=submit]")
+            page.goto("/ask/")
+            page.fill("textarea[name=question]", "What torque does anchor bolt TC-4410-B need?")
+            page.click("form.ask button[type=submit]")
+
+            answer = page.locator("[data-testid=answer][data-status=done]")
+            expect(answer).to_contain_text("42 newton metres according to the bolt schedule", timeout=60_000)
+            lengths = page.evaluate("window.__lengths")
+            growing = sorted(set(n for n in lengths if n > 0))
+            assert len(growing) >= 5, lengths  # text arrived in pieces while it was generated
+            expect(answer.locator("a.cite")).to_have_count(1)
+            expect(page).to_have_url(re.compile(r"/conversations/\d+/"))
+
+            page.fill("textarea[name=question]", "What is it made of?")
+            page.click("form.ask button[type=submit]")
+            expect(page.locator("[data-testid=answer][data-status=done]")).to_have_count(2, timeout=60_000)
+            follow_up = server.requests[-1]["messages"]
+            assert [m["role"] for m in follow_up] == ["system", "user", "assistant", "user"]
+        finally:
+            llm_backend.get_llm.cache_clear()

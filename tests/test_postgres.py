@@ -47,13 +47,27 @@ def test_migrations_and_models_work_on_postgresql(postgres_url: str, tmp_path: P
 
     script = (
         "from django.db import connection; from ingest.models import Collection, Document, Chunk;"
+        "from docanalyst.backends import lexical;"
         "c = Collection.objects.create(name='pg');"
         "d = Document.objects.create(collection=c, title='t', original_name='t.pdf', sha256='0'*64, file='x');"
         "Chunk.objects.create(document=d, ordinal=0, text='hello', page_number=2, element_types=['Title']);"
-        "print(connection.vendor, Chunk.objects.get(document=d).element_types[0], Document.objects.get().status)"
+        "a = Chunk.objects.create(document=d, ordinal=1, text='Fit anchor bolt TC-4410-B per clause 9.2.');"
+        "Chunk.objects.create(document=d, ordinal=2, text='Fit anchor bolt TC-4411-B per clause 9.3.');"
+        "Chunk.objects.create(document=d, ordinal=3, text='The limitation of liability is in clause 14.');"
+        "Chunk.objects.create(document=d, ordinal=4, text='Liability: a limitation applies.');"
+        "scope = Document.objects.filter(pk=d.pk).values('pk').query.sql_with_params();"
+        "none = Document.objects.filter(pk=-1).values('pk').query.sql_with_params();"
+        "part = [i for i, _ in lexical.search_chunks('TC-4410-B', scope, 5)];"
+        "phrase = [i for i, _ in lexical.search_chunks('\"limitation of liability\" clause', scope, 5)];"
+        'hostile = lexical.search_chunks("\'; DROP TABLE ingest_chunk; -- & | ! <->", scope, 5);'
+        "print(connection.vendor, Chunk.objects.get(document=d, ordinal=0).element_types[0],"
+        " Document.objects.get().status, part == [a.pk], len(phrase) == 1,"
+        " lexical.search_chunks('TC-4410-B', none, 5) == [], Chunk.objects.count())"
     )
     shell = subprocess.run(
         [*manage, "shell", "-v", "0", "-c", script], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120
     )
     assert shell.returncode == 0, shell.stderr
-    assert shell.stdout.split() == ["postgresql", "Title", "queued"]
+    # The full-text index works on PostgreSQL: a part number matches only itself, a quoted phrase
+    # is required, a filtered-out document is never searched, and query syntax is not injectable.
+    assert shell.stdout.split() == ["postgresql", "Title", "queued", "True", "True", "True", "5"]

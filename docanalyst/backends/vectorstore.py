@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,19 +117,31 @@ class ChromaStore:
         return len(collection.get(where={"document_id": document_id}, include=[])["ids"])
 
     def query(
-        self, collection_ids: Iterable[int], embedding: Sequence[float], k: int, include_versions: bool = False
+        self,
+        collection_ids: Iterable[int],
+        embedding: Sequence[float],
+        k: int,
+        include_versions: bool = False,
+        document_ids: Mapping[int, Sequence[int]] | None = None,
     ) -> list[VectorHit]:
-        """Top-k over the given collections (and their superseded versions if asked), merged by similarity."""
+        """Top-k over the given collections (and their superseded versions if asked), merged by
+        similarity. `document_ids` (collection id -> its permitted document ids) narrows the query
+        inside Chroma, so that k results are k permitted ones; a collection absent from it is skipped."""
         hits: list[VectorHit] = []
-        targets = [(c, False) for c in collection_ids] + (
-            [(c, True) for c in collection_ids] if include_versions else []
-        )
+        wanted = list(collection_ids)
+        targets = [(c, False) for c in wanted] + ([(c, True) for c in wanted] if include_versions else [])
         for collection_id, versions in targets:
+            where: dict[str, Any] | None = None
+            if document_ids is not None:
+                allowed = list(document_ids.get(collection_id, ()))
+                if not allowed:
+                    continue
+                where = {"document_id": allowed[0]} if len(allowed) == 1 else {"document_id": {"$in": allowed}}
             collection = self._collection(collection_id, versions)
             if collection.count() == 0:
                 continue
             result = collection.query(
-                query_embeddings=[list(embedding)], n_results=k, include=["metadatas", "distances"]
+                query_embeddings=[list(embedding)], n_results=k, where=where, include=["metadatas", "distances"]
             )
             for vector_id, distance, metadata in zip(
                 result["ids"][0], result["distances"][0], result["metadatas"][0], strict=True

@@ -1,28 +1,47 @@
-"""Cited answers to questions, from the LLM (`openai` backend) or from quoted passages
-(`extractive` backend, when no LLM is configured). Both refuse to guess: when no retrieved passage
-is close enough to the question, the answer says the documents do not contain one."""
+"""Cited answers to questions, in conversations, from the LLM (`openai` backend) or from quoted
+passages (`extractive` backend, when no LLM is configured).
+
+Both refuse to guess: when no retrieved passage is close enough to the question, the answer
+says the documents do not contain one and shows the closest passages instead. Every answer is a
+row (`Answer`) created `pending` when asked and finished by `answer_events`, which streams it:
+the row records the question as searched, the chunks retrieved, the chunks sent to the model,
+the model and prompt version, and ends `done` or `failed` with a readable reason — never stuck.
+
+Follow-up questions: the earlier turns of the conversation go into the prompt, and the search
+runs on the question made standalone (rewritten by the LLM, or joined to the previous question
+when no LLM is configured).
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User as AuthUser
+from django.db import transaction
+from django.utils import timezone
 
 from docanalyst import prompts
-from docanalyst.backends.embedder import get_embedder
+from docanalyst.backends.embedder import get_embedder, get_tokenizer
 from docanalyst.backends.llm import LLMUnavailable, OpenAICompatibleLLM, get_llm
-from docanalyst.models import Answer
+from docanalyst.models import Answer, Conversation
 from docanalyst.services.extractive import best_sentence_per_text
-from docanalyst.services.search import SearchHit, chunks_search
+from docanalyst.services.search import SearchFilters, SearchHit, chunks_search
 from ingest.selectors import User
+
+logger = logging.getLogger(__name__)
 
 NO_ANSWER_TEXT = "The documents do not contain an answer to this question."
 NO_MODEL_NOTICE = "No generative model is configured, so this answer quotes the passages that best match your question:"
 _CITATION = re.compile(r"\[(\d{1,3})\]")
+HISTORY_TURNS = 3
+# Chunk token counts come from the embedder's tokenizer; an LLM tokenizer may count up to ~1.5x.
+TOKEN_SAFETY = 1.5
 
 
 @dataclass(frozen=True)
@@ -33,21 +52,6 @@ class Citation:
     page: int | None
     quote: str
     chunk_id: int
-
-
-@dataclass
-class AnswerResult:
-    answer: str
-    citations: list[Citation]
-    supported: bool
-    backend: str
-    model: str = ""
-    prompt_version: str = ""
-    passages: list[SearchHit] = field(default_factory=list)  # what was retrieved, shown beside the answer
-    record_id: int | None = None
-
-    def citations_as_dicts(self) -> list[dict[str, Any]]:
-        return [asdict(c) for c in self.citations]
 
 
 def _citation(n: int, hit: SearchHit, quote: str) -> Citation:
@@ -63,14 +67,20 @@ def _prompt_passages(hits: Sequence[SearchHit]) -> list[prompts.PromptPassage]:
     ]
 
 
-def _fit_to_context(hits: list[SearchHit], question: str) -> list[SearchHit]:
-    """Keep the best passages that fit the model's window, with room for the instructions and answer."""
-    budget = settings.LLM_CONTEXT_TOKENS - settings.LLM_MAX_ANSWER_TOKENS - 200
-    budget -= len(question) // 3
+def _tokens(text: str) -> int:
+    return int(get_tokenizer().count(text) * TOKEN_SAFETY)
+
+
+def fit_to_context(hits: Sequence[SearchHit], question: str, history: Sequence[prompts.Turn] = ()) -> list[SearchHit]:
+    """The best passages that fit the model's window beside the instructions, the conversation,
+    the question and the answer's token budget (token-counted, with a margin for the LLM's own
+    tokenizer). Passages are taken in rank order; the first that does not fit ends the list."""
+    fixed = prompts.answer_messages(question, [], history)
+    budget = settings.LLM_CONTEXT_TOKENS - settings.LLM_MAX_ANSWER_TOKENS
+    budget -= sum(_tokens(m.content) + 8 for m in fixed)
     kept: list[SearchHit] = []
-    for hit in hits:
-        # Chunk token counts come from the embedder's tokenizer; 1.5x covers a different LLM tokenizer.
-        cost = int((hit.chunk.token_count or len(hit.chunk.text) // 3) * 1.5) + 20
+    for hit, passage in zip(hits, _prompt_passages(hits), strict=True):
+        cost = _tokens(prompts.documents_block([passage])) + 8
         if cost > budget:
             break
         kept.append(hit)
@@ -85,114 +95,240 @@ def _cited(text: str, hits: Sequence[SearchHit]) -> list[Citation]:
     return [_citation(n, hits[n - 1], hits[n - 1].chunk.text[:400]) for n in numbers]
 
 
-def _retrieve(user: User, question: str, collection_ids: list[int] | None) -> tuple[list[SearchHit], list[SearchHit]]:
-    hits = chunks_search(user=user, query=question, collection_ids=collection_ids, k=settings.ANSWER_PASSAGES)
-    supporting = [h for h in hits if h.score >= settings.ANSWER_MIN_SCORE]
-    return hits, supporting
+def _closest(hits: Sequence[SearchHit]) -> list[dict[str, Any]]:
+    return [asdict(_citation(i + 1, hit, hit.chunk.text[:400])) for i, hit in enumerate(hits[:3])]
 
 
-def _extractive(question: str, hits: list[SearchHit], supporting: list[SearchHit]) -> AnswerResult:
+# --- conversations --------------------------------------------------------------------------------
+
+
+def conversation_history(conversation: Conversation | None, before: Answer | None = None) -> list[prompts.Turn]:
+    if conversation is None:
+        return []
+    turns = conversation.answers.filter(status=Answer.Status.DONE)
+    if before is not None:
+        turns = turns.filter(pk__lt=before.pk)
+    recent = list(turns.order_by("-pk")[:HISTORY_TURNS])
+    return [prompts.Turn(question=a.question, answer=a.text) for a in reversed(recent)]
+
+
+def _standalone_question(question: str, history: Sequence[prompts.Turn], llm: OpenAICompatibleLLM | None) -> str:
+    """The question to search with: a follow-up needs the context it leans on."""
+    if not history:
+        return question
+    if llm is not None:
+        try:
+            rewritten = llm.complete(prompts.condense_messages(history, question), 96).strip()
+        except LLMUnavailable:
+            rewritten = ""
+        if rewritten and len(rewritten) < 1000:
+            return rewritten.splitlines()[0]
+    return f"{history[-1].question} {question}"
+
+
+# --- answering ------------------------------------------------------------------------------------
+
+
+def filters_to_json(filters: SearchFilters) -> dict[str, Any]:
+    data = dataclasses.asdict(filters)
+    for key in ("uploaded_from", "uploaded_to"):
+        if data[key] is not None:
+            data[key] = data[key].isoformat()
+    return {key: (list(value) if isinstance(value, tuple) else value) for key, value in data.items() if value}
+
+
+def filters_from_json(data: dict[str, Any]) -> SearchFilters:
+    import datetime
+
+    values = dict(data)
+    for key in ("uploaded_from", "uploaded_to"):
+        if values.get(key):
+            values[key] = datetime.date.fromisoformat(values[key])
+    known = {f.name for f in dataclasses.fields(SearchFilters)}
+    return SearchFilters(**{key: value for key, value in values.items() if key in known})
+
+
+def answer_create(
+    *,
+    user: User,
+    question: str,
+    conversation: Conversation | None = None,
+    filters: SearchFilters | None = None,
+) -> Answer:
+    """A pending answer in the user's conversation (a new conversation when none is given)."""
+    if not isinstance(user, AuthUser) or not user.is_active:
+        raise PermissionError("Sign in to ask questions.")
+    question = question.strip()
+    if not question:
+        raise ValueError("Type a question first.")
+    with transaction.atomic():
+        if conversation is None:
+            conversation = Conversation.objects.create(
+                owner=user, title=question[:200], filters=filters_to_json(filters or SearchFilters())
+            )
+        elif conversation.owner_id != user.pk:
+            raise PermissionError("Conversations are private to their owner.")
+        else:
+            Conversation.objects.filter(pk=conversation.pk).update(updated_at=timezone.now())
+        effective = filters if filters is not None else filters_from_json(conversation.filters)
+        return Answer.objects.create(
+            user=user,
+            conversation=conversation,
+            question=question,
+            filters=filters_to_json(effective),
+            status=Answer.Status.PENDING,
+        )
+
+
+def _finish(answer: Answer, **fields: Any) -> None:
+    for name, value in fields.items():
+        setattr(answer, name, value)
+    answer.save()
+
+
+def _done_event(answer: Answer) -> dict[str, Any]:
+    return {
+        "type": "done",
+        "answer_id": answer.pk,
+        "conversation_id": answer.conversation_id,
+        "answer": answer.text,
+        "supported": answer.supported,
+        "backend": answer.backend,
+        "model": answer.model_name,
+        "citations": answer.citations,
+        "closest": answer.closest,
+    }
+
+
+def answer_events(answer: Answer) -> Iterator[dict[str, Any]]:
+    """Produce the answer, as events: `delta` events with text as it is generated, then one `done`
+    event (the answer, its citations, or the closest passages) or one `error` event. Safe to call
+    twice: only the call that claims the pending row generates; others replay the outcome."""
+    claimed = Answer.objects.filter(pk=answer.pk, status=Answer.Status.PENDING).update(
+        status=Answer.Status.STREAMING, updated_at=timezone.now()
+    )
+    answer.refresh_from_db()
+    if not claimed:
+        if answer.status == Answer.Status.DONE:
+            yield {"type": "delta", "text": answer.text}
+            yield _done_event(answer)
+        elif answer.status == Answer.Status.FAILED:
+            yield {"type": "error", "message": answer.error}
+        else:
+            yield {"type": "error", "message": "This answer is already being written in another window."}
+        return
+    try:
+        yield from _generate(answer)
+    except LLMUnavailable as exc:
+        _finish(answer, status=Answer.Status.FAILED, error=str(exc))
+        yield {"type": "error", "message": str(exc)}
+    except Exception as exc:  # recorded on the row, never left `streaming`
+        logger.exception("answer %s failed", answer.pk)
+        message = f"The answer could not be produced ({type(exc).__name__}). Search still works; try again."
+        _finish(answer, status=Answer.Status.FAILED, error=message)
+        yield {"type": "error", "message": message}
+    except GeneratorExit:  # the reader went away mid-stream (a finished answer stays finished)
+        Answer.objects.filter(pk=answer.pk, status=Answer.Status.STREAMING).update(
+            status=Answer.Status.FAILED, error="The answer was interrupted before it finished."
+        )
+        raise
+
+
+def _generate(answer: Answer) -> Iterator[dict[str, Any]]:
+    llm = get_llm()
+    history = conversation_history(answer.conversation, before=answer)
+    search_query = _standalone_question(answer.question, history, llm)
+    hits = chunks_search(
+        user=answer.user, query=search_query, filters=filters_from_json(answer.filters), k=settings.ANSWER_PASSAGES
+    )
+    supporting = [h for h in hits if h.similarity is not None and h.similarity >= settings.ANSWER_MIN_SCORE]
+    answer.retrieval_query = search_query
+    answer.chunks_retrieved = [h.chunk.vector_id for h in hits]
+
     if not supporting:
-        return AnswerResult(NO_ANSWER_TEXT, [], supported=False, backend="extractive", passages=hits)
+        _finish(
+            answer,
+            status=Answer.Status.DONE,
+            text=NO_ANSWER_TEXT,
+            supported=False,
+            closest=_closest(hits),
+            chunks_sent=[],
+            backend="openai" if llm else "extractive",
+            model_name=llm.model if llm else "",
+        )
+        yield {"type": "delta", "text": answer.text}
+        yield _done_event(answer)
+        return
+
+    if llm is None:  # the passages were found with the context; the sentence answers this question
+        yield from _extractive(answer, answer.question, supporting)
+        return
+
+    sent = fit_to_context(supporting, answer.question, history)
+    if not sent:
+        raise LLMUnavailable("The passages do not fit the model's context window (LLM_CONTEXT_TOKENS is too small).")
+    answer.chunks_sent = [h.chunk.vector_id for h in sent]
+    answer.backend, answer.model_name, answer.prompt_version = "openai", llm.model, prompts.ANSWER_PROMPT_VERSION
+    parts: list[str] = []
+    for delta in llm.stream(
+        prompts.answer_messages(answer.question, _prompt_passages(sent), history), settings.LLM_MAX_ANSWER_TOKENS
+    ):
+        parts.append(delta)
+        yield {"type": "delta", "text": delta}
+    text = "".join(parts).strip()
+    supported = bool(text) and not text.startswith(prompts.NO_ANSWER_MARKER)
+    _finish(
+        answer,
+        status=Answer.Status.DONE,
+        text=text if supported else NO_ANSWER_TEXT,
+        supported=supported,
+        citations=[asdict(c) for c in _cited(text, sent)] if supported else [],
+        closest=[] if supported else _closest(hits),
+    )
+    yield _done_event(answer)
+
+
+def _extractive(answer: Answer, question: str, supporting: list[SearchHit]) -> Iterator[dict[str, Any]]:
+    """Quote the sentence of each of the best three passages that is closest to the question."""
     query_vector = get_embedder().encode([question])[0]
     top = supporting[:3]
     sentences = best_sentence_per_text(query_vector, [h.chunk.text for h in top])
     citations = [
         _citation(i + 1, hit, sentence) for i, (hit, (sentence, _)) in enumerate(zip(top, sentences, strict=True))
     ]
-    quoted = "\n\n".join(f"“{c.quote}” [{c.n}]" for c in citations)
-    return AnswerResult(
-        f"{NO_MODEL_NOTICE}\n\n{quoted}", citations, supported=True, backend="extractive", passages=hits
+    yield {"type": "delta", "text": NO_MODEL_NOTICE + "\n\n"}
+    quoted = []
+    for citation in citations:
+        piece = f"“{citation.quote}” [{citation.n}]"
+        quoted.append(piece)
+        yield {"type": "delta", "text": piece + "\n\n"}
+    _finish(
+        answer,
+        status=Answer.Status.DONE,
+        text=f"{NO_MODEL_NOTICE}\n\n" + "\n\n".join(quoted),
+        supported=True,
+        citations=[asdict(c) for c in citations],
+        chunks_sent=[h.chunk.vector_id for h in top],
+        backend="extractive",
     )
+    yield _done_event(answer)
 
 
-def _record(user: User, question: str, result: AnswerResult, sent: Sequence[SearchHit]) -> AnswerResult:
-    if isinstance(user, AuthUser):
-        record = Answer.objects.create(
-            user=user,
-            question=question,
-            text=result.answer,
-            supported=result.supported,
-            citations=result.citations_as_dicts(),
-            chunks_sent=[h.chunk.vector_id for h in sent],
-            backend=result.backend,
-            model_name=result.model,
-            prompt_version=result.prompt_version,
-        )
-        result.record_id = record.pk
-    return result
-
-
-def _answer_without_generation(
-    user: User, question: str, hits: list[SearchHit], supporting: list[SearchHit], llm: OpenAICompatibleLLM | None
-) -> AnswerResult:
-    """The answer when the model is not asked: no model configured, or no passage to support one."""
-    if llm is None:
-        return _record(user, question, _extractive(question, hits, supporting), supporting[:3])
-    result = AnswerResult(NO_ANSWER_TEXT, [], supported=False, backend="openai", model=llm.model, passages=hits)
-    return _record(user, question, result, [])
-
-
-def answer_question(*, user: User, question: str, collection_ids: list[int] | None = None) -> AnswerResult:
-    """Raises `LLMUnavailable` when the configured model fails; callers show its message."""
-    question = question.strip()
-    hits, supporting = _retrieve(user, question, collection_ids)
-    llm = get_llm()
-    if llm is None or not supporting:
-        return _answer_without_generation(user, question, hits, supporting, llm)
-    sent = _fit_to_context(supporting, question)
-    messages = prompts.answer_messages(question, _prompt_passages(sent))
-    text = llm.complete(messages, settings.LLM_MAX_ANSWER_TOKENS).strip()
-    return _record(user, question, _llm_result(text, sent, hits, llm.model), sent)
-
-
-def _llm_result(text: str, sent: list[SearchHit], hits: list[SearchHit], model: str) -> AnswerResult:
-    supported = bool(text) and not text.startswith(prompts.NO_ANSWER_MARKER)
-    return AnswerResult(
-        text if supported else NO_ANSWER_TEXT,
-        _cited(text, sent) if supported else [],
-        supported=supported,
-        backend="openai",
-        model=model,
-        prompt_version=prompts.ANSWER_PROMPT_VERSION,
-        passages=hits,
-    )
-
-
-def answer_question_stream(
-    *, user: User, question: str, collection_ids: list[int] | None = None
-) -> Iterator[dict[str, Any]]:
-    """Events for a streamed answer: `delta` events with text, then one `done` event with the
-    final answer and its citations, or one `error` event when the model fails."""
-    question = question.strip()
-    hits, supporting = _retrieve(user, question, collection_ids)
-    llm = get_llm()
-    if llm is None or not supporting:
-        settled = _answer_without_generation(user, question, hits, supporting, llm)
-        yield {"type": "delta", "text": settled.answer}
-        yield _done_event(settled)
-        return
-    sent = _fit_to_context(supporting, question)
-    parts: list[str] = []
-    try:
-        for delta in llm.stream(
-            prompts.answer_messages(question, _prompt_passages(sent)), settings.LLM_MAX_ANSWER_TOKENS
-        ):
-            parts.append(delta)
-            yield {"type": "delta", "text": delta}
-    except LLMUnavailable as exc:
-        yield {"type": "error", "message": str(exc)}
-        return
-    result = _record(user, question, _llm_result("".join(parts).strip(), sent, hits, llm.model), sent)
-    yield _done_event(result)
-
-
-def _done_event(result: AnswerResult) -> dict[str, Any]:
-    return {
-        "type": "done",
-        "answer": result.answer,
-        "supported": result.supported,
-        "backend": result.backend,
-        "model": result.model,
-        "citations": result.citations_as_dicts(),
-    }
+def answer_question(
+    *,
+    user: User,
+    question: str,
+    collection_ids: Sequence[int] | None = None,
+    filters: SearchFilters | None = None,
+    conversation: Conversation | None = None,
+) -> Answer:
+    """Ask and wait for the whole answer. Raises `LLMUnavailable` when the model fails (the
+    failure is recorded on the answer); callers show its message."""
+    if collection_ids:
+        filters = dataclasses.replace(filters or SearchFilters(), collection_ids=list(collection_ids))
+    answer = answer_create(user=user, question=question, conversation=conversation, filters=filters)
+    for event in answer_events(answer):
+        if event["type"] == "error":
+            raise LLMUnavailable(event["message"])
+    answer.refresh_from_db()
+    return answer

@@ -1,29 +1,112 @@
-"""Passage search: vector candidates from Chroma, resolved and re-checked against the database.
+"""Passage search: hybrid retrieval (vectors + BM25), fused, optionally reranked, diversified.
 
-The user's readable collections decide which Chroma collections are queried at all; every hit is
-then re-checked on its database row (collection still readable, document ready) before it is
-returned, so a stale vector or a document deleted a moment ago never surfaces.
+Contract, in order:
+1. Scope. The documents a hit may come from are one database query: collections the user may
+   read (`collection_ids_readable_by`, the single permission chokepoint), status `ready`, the
+   latest version unless old versions are asked for, and the user's filters (documents, file
+   types, folder, upload dates). Both legs run *inside* that scope, so top-k is still k:
+   the lexical leg joins it in SQL; the vector leg queries only the permitted collections'
+   Chroma collections, narrowed by a document-id filter when the filters narrow documents.
+2. Candidates. The dense leg (Chroma, cosine) and the lexical leg (database full-text, BM25)
+   each bring `max(SEARCH_CANDIDATES, 4k)` candidates.
+3. Re-check. Every candidate is resolved to its chunk row through the scope query again, so a
+   vector left behind by a deleted document or a superseded version never surfaces.
+4. Fusion by reciprocal rank (k=60), then the cross-encoder when `RERANKER_MODEL` is set.
+5. Diversity: at most `SEARCH_MAX_PER_DOCUMENT` passages per document while other documents
+   have candidates, so one long document does not fill every slot.
+
+`method` runs one leg alone (`dense`, `lexical`) through the same steps; the evaluation harness
+compares them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
+import numpy as np
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
+from docanalyst.backends import lexical
 from docanalyst.backends.embedder import get_embedder
+from docanalyst.backends.reranker import get_reranker
 from docanalyst.backends.vectorstore import get_vector_store
 from ingest.models import Chunk, Document
 from ingest.selectors import User, collection_ids_readable_by
 
 MAX_K = 50
+RRF_K = 60
+
+# File-type filter values and the MIME types they stand for (as the parser records them).
+FILE_TYPES: dict[str, tuple[str, ...]] = {
+    "pdf": ("application/pdf",),
+    "word": (
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/msword",
+        "application/vnd.oasis.opendocument.text",
+        "application/rtf",
+        "text/rtf",
+        "application/epub",
+        "application/epub+zip",
+    ),
+    "spreadsheet": (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.ms-excel",
+        "text/csv",
+        "text/tsv",
+        "text/tab-separated-values",
+    ),
+    "presentation": (
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "application/vnd.ms-powerpoint",
+    ),
+    "email": ("message/rfc822", "application/vnd.ms-outlook", "application/x-ole-storage"),
+    "image": ("image/",),  # a prefix
+    "text": ("text/plain", "text/html", "text/markdown", "text/x-markdown", "text/x-rst", "text/org", "text/xml"),
+}
+
+
+class Method(enum.StrEnum):
+    HYBRID = "hybrid"
+    DENSE = "dense"
+    LEXICAL = "lexical"
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """What the user narrowed the search to. Empty means everything they may read."""
+
+    collection_ids: Sequence[int] = ()
+    document_ids: Sequence[int] = ()
+    file_types: Sequence[str] = ()
+    folder: str = ""
+    uploaded_from: datetime.date | None = None
+    uploaded_to: datetime.date | None = None  # inclusive
+    include_old_versions: bool = False
+
+    def __post_init__(self) -> None:
+        unknown = set(self.file_types) - FILE_TYPES.keys()
+        if unknown:
+            raise ValueError(f"Unknown file type {sorted(unknown)[0]!r}: one of {', '.join(FILE_TYPES)}.")
+        if self.uploaded_from and self.uploaded_to and self.uploaded_from > self.uploaded_to:
+            raise ValueError("The upload date range ends before it starts.")
+
+    @property
+    def narrows_documents(self) -> bool:
+        return bool(
+            self.document_ids or self.file_types or self.folder.strip("/") or self.uploaded_from or self.uploaded_to
+        )
 
 
 @dataclass(frozen=True)
 class SearchHit:
     chunk: Chunk
-    score: float
+    score: float  # the ranking score of the method (fused reciprocal rank for hybrid)
+    similarity: float | None = None  # cosine similarity to the query; what answers test support with
+    legs: tuple[str, ...] = field(default=())  # which retrieval legs found it: "dense", "lexical"
 
     @property
     def document(self) -> Document:
@@ -34,6 +117,30 @@ class SearchHit:
         return self.chunk.page_number
 
 
+def documents_in_scope(user: User, filters: SearchFilters) -> QuerySet[Document]:
+    """The documents a search may return passages from (permissions, status, version, filters)."""
+    permitted = collection_ids_readable_by(user, list(filters.collection_ids) or None)
+    documents = Document.objects.filter(collection_id__in=permitted, status=Document.Status.READY)
+    if not filters.include_old_versions:
+        documents = documents.filter(is_latest=True)
+    if filters.document_ids:
+        documents = documents.filter(pk__in=list(filters.document_ids))
+    if filters.file_types:
+        by_type = Q()
+        for name in filters.file_types:
+            for mime in FILE_TYPES[name]:
+                by_type |= Q(mime_type__startswith=mime) if mime.endswith("/") else Q(mime_type=mime)
+        documents = documents.filter(by_type)
+    folder = filters.folder.strip().strip("/")
+    if folder:
+        documents = documents.filter(path__startswith=f"{folder}/")
+    if filters.uploaded_from:
+        documents = documents.filter(created_at__date__gte=filters.uploaded_from)
+    if filters.uploaded_to:
+        documents = documents.filter(created_at__date__lte=filters.uploaded_to)
+    return documents
+
+
 def _parse_vector_id(vector_id: str) -> tuple[int, int] | None:
     document_id, _, ordinal = vector_id.partition(":")
     if not (document_id.isdigit() and ordinal.isdigit()):
@@ -41,38 +148,157 @@ def _parse_vector_id(vector_id: str) -> tuple[int, int] | None:
     return int(document_id), int(ordinal)
 
 
+def _dense_candidates(
+    scope: QuerySet[Document], filters: SearchFilters, query_vector: list[float], depth: int
+) -> dict[tuple[int, int], float]:
+    collection_ids = sorted(set(scope.order_by().values_list("collection_id", flat=True).distinct()))
+    if not collection_ids:
+        return {}
+    narrowed: dict[int, list[int]] | None = None
+    if filters.narrows_documents:
+        narrowed = {}
+        for document_id, collection_id in scope.order_by().values_list("pk", "collection_id"):
+            narrowed.setdefault(collection_id, []).append(document_id)
+    hits = get_vector_store().query(
+        collection_ids, query_vector, depth, include_versions=filters.include_old_versions, document_ids=narrowed
+    )
+    return {key: hit.score for hit in hits if (key := _parse_vector_id(hit.id)) is not None}
+
+
+def _resolve(
+    scope: QuerySet[Document], dense: dict[tuple[int, int], float], lexical_ids: Sequence[int]
+) -> dict[int, Chunk]:
+    """Chunk rows for the candidates, re-checked against the scope."""
+    match = Q(pk__in=list(lexical_ids)) if lexical_ids else Q(pk__in=[])
+    for document_id, ordinal in dense:
+        match |= Q(document_id=document_id, ordinal=ordinal)
+    chunks = Chunk.objects.filter(match, document__in=scope).select_related("document", "document__collection")
+    return {chunk.pk: chunk for chunk in chunks}
+
+
+def _rank(
+    method: Method,
+    chunks: dict[int, Chunk],
+    dense: dict[tuple[int, int], float],
+    lexical_ranked: list[tuple[int, float]],
+) -> list[SearchHit]:
+    by_key = {(c.document_id, c.ordinal): c for c in chunks.values()}
+    dense_order = [by_key[key] for key, _ in sorted(dense.items(), key=lambda kv: -kv[1]) if key in by_key]
+    lexical_order = [chunks[chunk_id] for chunk_id, _ in lexical_ranked if chunk_id in chunks]
+    lexical_score = dict(lexical_ranked)
+    fused: dict[int, float] = {}
+    legs: dict[int, list[str]] = {}
+    for leg, order in (("dense", dense_order), ("lexical", lexical_order)):
+        for rank, chunk in enumerate(order, start=1):
+            fused[chunk.pk] = fused.get(chunk.pk, 0.0) + 1.0 / (RRF_K + rank)
+            legs.setdefault(chunk.pk, []).append(leg)
+    hits = []
+    for chunk_id, fused_score in fused.items():
+        chunk = chunks[chunk_id]
+        similarity = dense.get((chunk.document_id, chunk.ordinal))
+        if method is Method.DENSE:
+            score = similarity if similarity is not None else 0.0
+        elif method is Method.LEXICAL:
+            score = lexical_score.get(chunk_id, 0.0)
+        else:
+            score = fused_score
+        hits.append(SearchHit(chunk=chunk, score=score, similarity=similarity, legs=tuple(legs[chunk_id])))
+    hits.sort(key=lambda hit: (-hit.score, hit.chunk.document_id, hit.chunk.ordinal))
+    return hits
+
+
+def _rerank(query: str, hits: list[SearchHit]) -> list[SearchHit]:
+    reranker = get_reranker()
+    if reranker is None or not hits:
+        return hits
+    head, tail = hits[: settings.RERANKER_CANDIDATES], hits[settings.RERANKER_CANDIDATES :]
+    scores = reranker.scores(query, [hit.chunk.text for hit in head])
+    order = sorted(range(len(head)), key=lambda i: -scores[i])
+    return [replace(head[i], score=scores[i]) for i in order] + tail
+
+
+def diversify(hits: Sequence[SearchHit], k: int, per_document: int) -> list[SearchHit]:
+    """The first k hits with at most `per_document` from any one document; when that leaves
+    slots empty (few documents match), the best remaining hits fill them, in order."""
+    picked: list[SearchHit] = []
+    per: dict[int, int] = {}
+    for hit in hits:
+        if len(picked) == k:
+            break
+        if per.get(hit.chunk.document_id, 0) < per_document:
+            per[hit.chunk.document_id] = per.get(hit.chunk.document_id, 0) + 1
+            picked.append(hit)
+    if len(picked) < k:
+        chosen = {id(hit) for hit in picked}
+        rest = [hit for hit in hits if id(hit) not in chosen]
+        order = {id(hit): i for i, hit in enumerate(hits)}
+        picked = sorted(picked + rest[: k - len(picked)], key=lambda hit: order[id(hit)])
+    return picked
+
+
+def _fill_similarity(hits: list[SearchHit], query_vector: list[float]) -> list[SearchHit]:
+    """Cosine similarity for hits only the lexical leg found, from their stored vectors."""
+    missing = [hit for hit in hits if hit.similarity is None]
+    if not missing:
+        return hits
+    by_collection: dict[int, list[str]] = {}
+    for hit in missing:
+        by_collection.setdefault(hit.chunk.document.collection_id, []).append(hit.chunk.vector_id)
+    stored: dict[str, list[float]] = {}
+    store = get_vector_store()
+    for collection_id, ids in by_collection.items():
+        stored.update(store.embeddings(collection_id, ids))
+    query = np.asarray(query_vector, dtype=np.float32)
+    filled = []
+    for hit in hits:
+        vector = stored.get(hit.chunk.vector_id)
+        if hit.similarity is None and vector is not None:
+            hit = replace(hit, similarity=float(np.dot(query, np.asarray(vector, dtype=np.float32))))
+        filled.append(hit)
+    return filled
+
+
 def chunks_search(
     *,
     user: User,
     query: str,
-    collection_ids: list[int] | None = None,
     k: int | None = None,
+    filters: SearchFilters | None = None,
+    method: Method | str = Method.HYBRID,
+    collection_ids: Sequence[int] | None = None,
     include_old_versions: bool = False,
 ) -> list[SearchHit]:
-    """The best passages for `query` in the collections the user may read; superseded versions of
-    documents only when asked."""
+    """The best passages for `query` that the user may read, within the filters.
+    (`collection_ids` and `include_old_versions` are shorthands for the same filters.)"""
+    method = Method(method)
     query = query.strip()
     k = max(1, min(k or settings.SEARCH_DEFAULT_K, MAX_K))
-    permitted = collection_ids_readable_by(user, collection_ids)
-    if not query or not permitted:
+    filters = filters or SearchFilters()
+    if collection_ids:
+        filters = replace(filters, collection_ids=list(collection_ids))
+    if include_old_versions:
+        filters = replace(filters, include_old_versions=True)
+    if not query:
+        return []
+    scope = documents_in_scope(user, filters)
+    depth = max(settings.SEARCH_CANDIDATES, 4 * k)
+
+    query_vector: list[float] | None = None
+    dense: dict[tuple[int, int], float] = {}
+    if method is not Method.LEXICAL:
+        query_vector = get_embedder().encode([query])[0]
+        dense = _dense_candidates(scope, filters, query_vector, depth)
+    lexical_ranked: list[tuple[int, float]] = []
+    if method is not Method.DENSE:
+        lexical_ranked = lexical.search_chunks(query, scope.order_by().values("pk").query.sql_with_params(), depth)
+    if not dense and not lexical_ranked:
         return []
 
-    embedding = get_embedder().encode([query])[0]
-    vector_hits = get_vector_store().query(permitted, embedding, k + 10, include_versions=include_old_versions)
-    keys = {key: hit.score for hit in vector_hits if (key := _parse_vector_id(hit.id)) is not None}
-    if not keys:
-        return []
-
-    match = Q()
-    for document_id, ordinal in keys:
-        match |= Q(document_id=document_id, ordinal=ordinal)
-    chunks = Chunk.objects.filter(match).filter(
-        document__collection_id__in=permitted, document__status=Document.Status.READY
-    )
-    if not include_old_versions:
-        chunks = chunks.filter(document__is_latest=True)
-    chunks = chunks.select_related("document", "document__collection")
-
-    hits = [SearchHit(chunk=c, score=keys[(c.document_id, c.ordinal)]) for c in chunks]
-    hits.sort(key=lambda hit: hit.score, reverse=True)
-    return hits[:k]
+    chunks = _resolve(scope, dense, [chunk_id for chunk_id, _ in lexical_ranked])
+    hits = _rank(method, chunks, dense, lexical_ranked)
+    if method is Method.HYBRID:
+        hits = _rerank(query, hits)
+    hits = diversify(hits, k, settings.SEARCH_MAX_PER_DOCUMENT)
+    if query_vector is not None:
+        hits = _fill_similarity(hits, query_vector)
+    return hits

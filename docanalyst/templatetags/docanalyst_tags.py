@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from django import template
 from django.utils.html import escape
@@ -55,3 +56,17 @@ def cite_links(text: str, citations: list[dict]) -> SafeString:  # type: ignore[
 @register.filter
 def page_range(count: int | None) -> range:
     return range(1, (count or 0) + 1)
+
+
+@register.filter
+def getlist(data: Any, key: str) -> list[str]:
+    """All values of a repeated query parameter (`?type=pdf&type=word`)."""
+    return list(data.getlist(key)) if hasattr(data, "getlist") else []
+
+
+@register.filter
+def with_urls(citations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Citations (as stored on an answer) with the link to their page and passage."""
+    from docanalyst.api import citations_with_urls
+
+    return citations_with_urls(citations)

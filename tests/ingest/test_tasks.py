@@ -87,10 +87,10 @@ def test_the_worker_ingests_pdf_docx_and_text_and_search_finds_the_planted_passa
     answer = answer_question(user=user, question="What is the torque value for anchor bolt TC-4410-B?")
     assert answer.supported
     assert answer.backend == "extractive"
-    assert "No generative model is configured" in answer.answer
-    assert answer.citations[0].document_id == pdf_document.pk
-    assert answer.citations[0].page == 2
-    assert "42 newton metres" in answer.citations[0].quote
+    assert "No generative model is configured" in answer.text
+    assert answer.citations[0]["document_id"] == pdf_document.pk
+    assert answer.citations[0]["page"] == 2
+    assert "42 newton metres" in answer.citations[0]["quote"]
 
 
 def test_bad_files_fail_with_a_reason_and_the_rest_of_the_upload_is_ingested(ingest_stack: Any, tmp_path: Path) -> None:

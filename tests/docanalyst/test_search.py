@@ -1,0 +1,264 @@
+"""Hybrid retrieval: what the lexical leg adds to vector search, filters applied inside the
+query (k results stay k), versions and deletions, diversity and the optional reranker."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from docanalyst.backends import lexical
+from docanalyst.backends.reranker import get_reranker
+from docanalyst.services.search import Method, SearchFilters, chunks_search
+from ingest.models import Document
+from ingest.services import document_delete, document_mark_ready
+from tests.docanalyst.corpus import DOCX, indexed_document
+from tests.factories import CollectionFactory, UserFactory
+
+# Maintenance text in which a part number is one detail among many: an embedder sees "bridge
+# maintenance", not the part number.
+MAINTENANCE = (
+    "Annual inspection of the east approach span covered bearings, drainage, expansion joints and "
+    "the deck surface. Corrosion was found on two stiffeners and repainted. The replacement anchor "
+    "bolt {part} was fitted to the north abutment after the old one sheared. Traffic management "
+    "was arranged with the county and the lane closure lasted four hours."
+)
+# Short sentences that are nothing but near-identical part numbers: the embedder's favourites.
+DECOYS = [f"Anchor bolt TC-44{n:02d}-B, spare part, catalogue entry." for n in range(11, 31)]
+
+
+@pytest.fixture
+def reader(transactional_db: Any, vector_store: Any) -> Any:
+    return UserFactory(username="reader")
+
+
+def titles(hits: list[Any]) -> list[str]:
+    return [hit.document.title for hit in hits]
+
+
+def test_hybrid_search_finds_a_part_number_that_vector_search_alone_misses(reader: Any) -> None:
+    collection = CollectionFactory()
+    indexed_document(collection, "maintenance/2024-east-span.pdf", [MAINTENANCE.format(part="TC-4410-B")])
+    indexed_document(collection, "catalogue/bolts.pdf", DECOYS)
+
+    dense = chunks_search(user=reader, query="TC-4410-B", k=3, method=Method.DENSE)
+    hybrid = chunks_search(user=reader, query="TC-4410-B", k=3)
+
+    assert "2024-east-span.pdf" not in titles(dense)  # the premise: vectors alone miss it
+    assert titles(hybrid)[0] == "2024-east-span.pdf"
+    assert "lexical" in hybrid[0].legs
+
+
+def test_an_exact_phrase_section_number_and_standard_are_found_by_hybrid_search(reader: Any) -> None:
+    collection = CollectionFactory()
+    indexed_document(
+        collection,
+        "contracts/supply.pdf",
+        [
+            "Clause 14 sets out the limitation of liability: neither party is liable for indirect loss.",
+            "The supplier keeps the goods insured until delivery to the site.",
+        ],
+    )
+    paraphrases = [
+        "A party's liability is limited to the fees paid in the previous twelve months.",
+        "Liability limits do not apply to fraud or to death and personal injury.",
+        "The limits on what either side can be held liable for are set out below.",
+        "Damages recoverable under this agreement are capped and excluded as follows.",
+    ]
+    indexed_document(collection, "contracts/services.pdf", paraphrases)
+    indexed_document(
+        collection,
+        "specs/machining.pdf",
+        [
+            "§ 9.2 Surface finish: all machined faces Ra 3.2 unless noted otherwise.",
+            "§ 9.3 Deburring: remove all sharp edges.",
+            "General tolerances to ISO 2768-m apply to dimensions without a tolerance.",
+            "General tolerances to ISO 2768-f apply to the gauge blocks.",
+        ],
+    )
+
+    phrase = chunks_search(user=reader, query='"limitation of liability"', k=3)
+    dense_phrase = chunks_search(user=reader, query='"limitation of liability"', k=1, method=Method.DENSE)
+    section = chunks_search(user=reader, query="§ 9.2", k=1)
+    standard = chunks_search(user=reader, query="ISO 2768-m", k=1)
+
+    assert phrase[0].document.title == "supply.pdf" and "limitation of liability" in phrase[0].chunk.text
+    assert dense_phrase[0].document.title == "services.pdf"  # the premise: vectors prefer a paraphrase
+    assert section[0].chunk.text.startswith("§ 9.2")
+    assert "ISO 2768-m" in standard[0].chunk.text
+
+
+def test_lexical_query_syntax_cannot_be_injected_into_the_full_text_engine(reader: Any) -> None:
+    indexed_document(CollectionFactory(), "notes.pdf", ["Plain notes about NEAR and OR operators."])
+
+    for hostile in ['" OR 1=1 --', "NEAR(a b)", "*", "col:value", "'; DROP TABLE ingest_chunk; --", '"""']:
+        chunks_search(user=reader, query=hostile, k=3, method=Method.LEXICAL)  # must not raise
+
+    assert (
+        lexical.fts5_match(lexical.parse_query('NEAR "x y" TC-4410-B')) == '"x y" AND ("x y" OR "near" OR "tc 4410 b")'
+    )
+    assert Document.objects.count() == 1
+
+
+def _filtered_corpus(collection: Any, other_collection: Any) -> dict[str, Document]:
+    """Many passages about the same topic, spread over collections, types, folders and dates."""
+
+    def passages(where: str) -> list[str]:
+        return [
+            f"Fire door inspection record {i} for the {where}: closers, seals and signage checked." for i in range(6)
+        ]
+
+    return {
+        "old_pdf": indexed_document(
+            collection, "archive/2019/doors.pdf", passages("warehouse"), uploaded=datetime.date(2019, 5, 1)
+        ),
+        "docx": indexed_document(
+            collection, "site/office/doors.docx", passages("office"), mime_type=DOCX, uploaded=datetime.date(2024, 3, 1)
+        ),
+        "new_pdf": indexed_document(
+            collection, "site/lab/doors.pdf", passages("laboratory"), uploaded=datetime.date(2024, 6, 1)
+        ),
+        "other": indexed_document(
+            other_collection, "site/depot/doors.pdf", passages("depot"), uploaded=datetime.date(2024, 6, 1)
+        ),
+    }
+
+
+@pytest.mark.parametrize("method", [Method.HYBRID, Method.DENSE, Method.LEXICAL])
+def test_each_filter_narrows_the_results_and_still_returns_k(reader: Any, method: Method) -> None:
+    collection, other_collection = CollectionFactory(), CollectionFactory()
+    docs = _filtered_corpus(collection, other_collection)
+    query = "fire door inspection closers seals"
+    cases = {
+        "collection": (SearchFilters(collection_ids=[other_collection.pk]), {docs["other"].pk}),
+        "document": (SearchFilters(document_ids=[docs["docx"].pk]), {docs["docx"].pk}),
+        "file type": (SearchFilters(file_types=["word"]), {docs["docx"].pk}),
+        "folder": (SearchFilters(folder="site/lab"), {docs["new_pdf"].pk}),
+        "date range": (
+            SearchFilters(uploaded_from=datetime.date(2019, 1, 1), uploaded_to=datetime.date(2019, 12, 31)),
+            {docs["old_pdf"].pk},
+        ),
+    }
+
+    unfiltered = chunks_search(user=reader, query=query, k=5, method=method)
+    assert len({hit.document.pk for hit in unfiltered}) > 1
+    for name, (filters, expected) in cases.items():
+        hits = chunks_search(user=reader, query=query, k=5, filters=filters, method=method)
+        assert len(hits) == 5, name  # applied inside the query: k results, not k minus the filtered
+        assert {hit.document.pk for hit in hits} == expected, name
+
+
+def test_one_long_document_does_not_fill_every_slot(reader: Any) -> None:
+    collection = CollectionFactory()
+    long_document = [f"Concrete curing procedure step {i}: keep the slab moist and covered." for i in range(30)]
+    indexed_document(collection, "long.pdf", long_document)
+    indexed_document(collection, "short-a.pdf", ["Curing concrete slabs: cover them and keep them moist."])
+    indexed_document(collection, "short-b.pdf", ["Concrete curing takes seven days in mild weather."])
+    indexed_document(collection, "short-c.pdf", ["Keep a fresh concrete slab moist while it cures."])
+
+    hits = chunks_search(user=reader, query="concrete curing procedure keep slab moist", k=6)
+
+    assert titles(hits).count("long.pdf") == 3
+    assert {"short-a.pdf", "short-b.pdf", "short-c.pdf"} <= set(titles(hits))
+    inside = chunks_search(
+        user=reader, query="concrete curing", k=6, filters=SearchFilters(document_ids=[hits[0].document.pk])
+    )
+    assert len(inside) == 6  # inside one document the cap gives way: the slots are filled
+
+
+def test_superseded_versions_and_deleted_documents_never_appear(reader: Any) -> None:
+    collection = CollectionFactory()
+    v1 = indexed_document(collection, "spec.pdf", ["Revision A: the beam is grade S275 quartzite-tested steel."])
+    v2 = indexed_document(
+        collection, "spec.pdf", ["Revision B: the beam is grade S355 steel."], version=2, is_latest=False, previous=v1
+    )
+    Document.objects.filter(pk=v2.pk).update(status=Document.Status.EMBEDDING)
+    v2.refresh_from_db()
+    assert document_mark_ready(v2)
+    doomed = indexed_document(collection, "memo.pdf", ["The quartzite memo is withdrawn."])
+
+    document_delete(doomed)
+    for method in Method:
+        hits = chunks_search(user=reader, query="quartzite", k=10, method=method)
+        assert [h.document.pk for h in hits if h.document.pk in (v1.pk, doomed.pk)] == [], method
+
+    with_versions = chunks_search(
+        user=reader, query="quartzite", k=10, filters=SearchFilters(include_old_versions=True)
+    )
+    assert v1.pk in {h.document.pk for h in with_versions}
+    assert doomed.pk not in {h.document.pk for h in with_versions}
+
+
+def test_a_vector_whose_row_is_gone_is_not_returned(reader: Any, vector_store: Any) -> None:
+    collection = CollectionFactory()
+    ghost = indexed_document(collection, "ghost.pdf", ["Ghost passage about cathodic protection of piles."])
+    Document.objects.filter(pk=ghost.pk).delete()  # the row goes, the vector stays behind (a race)
+
+    assert vector_store.count(collection.pk, ghost.pk) == 1
+    assert chunks_search(user=reader, query="cathodic protection of piles", k=5) == []
+
+
+def test_the_reranker_orders_results_when_one_is_configured(reader: Any, settings: Any, tmp_path: Path) -> None:
+    from sentence_transformers import CrossEncoder
+
+    from docanalyst.backends.embedder import embedding_model_path
+
+    model_dir = tmp_path / "cross-encoder"
+    CrossEncoder(str(embedding_model_path()), num_labels=1).save(str(model_dir))  # a local model, any weights
+    settings.RERANKER_MODEL = str(model_dir)
+    get_reranker.cache_clear()
+    collection = CollectionFactory()
+    for i in range(5):
+        indexed_document(collection, f"report-{i}.pdf", [f"Pump station {i} report: flow, pressure and vibration."])
+    try:
+        hits = chunks_search(user=reader, query="pump station vibration", k=5)
+        reranker = get_reranker()
+        assert reranker is not None
+        expected = reranker.scores("pump station vibration", [h.chunk.text for h in hits])
+    finally:
+        settings.RERANKER_MODEL = ""
+        get_reranker.cache_clear()
+
+    assert [round(h.score, 5) for h in hits] == sorted((round(s, 5) for s in expected), reverse=True)
+
+
+def test_the_search_api_applies_filters_and_explains_bad_ones(reader: Any) -> None:
+    from rest_framework.test import APIClient
+
+    collection, other_collection = CollectionFactory(), CollectionFactory()
+    docs = _filtered_corpus(collection, other_collection)
+    client = APIClient()
+    client.force_authenticate(reader)
+    query = "fire door inspection"
+
+    by_type = client.get("/api/v1/search", {"q": query, "type": "word", "k": 4}).json()
+    by_folder_and_date = client.get(
+        "/api/v1/search", {"q": query, "folder": "/site/", "from": "2024-05-01", "to": "2024-12-31", "k": 8}
+    ).json()
+    inside = client.get("/api/v1/search", {"q": query, "document": docs["old_pdf"].pk, "method": "lexical"}).json()
+    bad_type = client.get("/api/v1/search", {"q": query, "type": "banana"})
+    bad_dates = client.get("/api/v1/search", {"q": query, "from": "2024-05-01", "to": "2024-01-01"})
+
+    assert len(by_type["results"]) == 4 and {r["document_id"] for r in by_type["results"]} == {docs["docx"].pk}
+    assert {r["document_id"] for r in by_folder_and_date["results"]} == {docs["new_pdf"].pk, docs["other"].pk}
+    assert inside["method"] == "lexical" and {r["document_id"] for r in inside["results"]} == {docs["old_pdf"].pk}
+    assert all(r["matched_by"] == ["lexical"] for r in inside["results"])
+    assert bad_type.status_code == 400 and "banana" in bad_type.json()["detail"]
+    assert bad_dates.status_code == 400 and "ends before it starts" in bad_dates.json()["detail"]
+
+
+def test_the_search_page_shows_filters_and_searches_inside_one_document(reader: Any) -> None:
+    from django.test import Client
+
+    collection, other_collection = CollectionFactory(), CollectionFactory()
+    docs = _filtered_corpus(collection, other_collection)
+    browser = Client()
+    browser.force_login(reader)
+
+    page = browser.get("/", {"q": "fire door inspection", "document": docs["docx"].pk}).content.decode()
+
+    assert "Searching inside: <strong>doors.docx</strong>" in page
+    assert page.count('class="result"') == 6 and "the office" in page and "the warehouse" not in page
+    assert 'name="type" value="pdf"' in page and 'name="folder"' in page and 'name="from"' in page
