@@ -1,5 +1,5 @@
 # The README's commands. Each installs what it needs first (idempotent, offline once installed).
-.PHONY: run test lint format bench setup
+.PHONY: run test lint format bench bench-eval setup
 
 run:
 	@bash scripts/setup.sh run
@@ -22,3 +22,7 @@ format:
 bench:
 	@bash scripts/setup.sh test
 	.venv/bin/python bench/ingest.py
+
+bench-eval:
+	@bash scripts/setup.sh test
+	.venv/bin/python bench/eval_retrieval.py $(EVAL_ARGS)

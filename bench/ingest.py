@@ -64,6 +64,79 @@ def wait_for(check, timeout: float, what: str) -> None:  # type: ignore[no-untyp
     raise SystemExit(f"{what} did not start")
 
 
+def start_services(scratch: Path) -> list[subprocess.Popen[bytes]]:
+    """Redis and the Chroma server on the ports `configure` chose, state under `scratch`; returns
+    once Chroma answers. (Django must be set up.)"""
+    from django.conf import settings
+
+    redis_port = settings.REDIS_URL.rsplit(":", 1)[1].split("/")[0]
+    children = [
+        subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                redis_port,
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(scratch),
+            ],
+            stdout=subprocess.DEVNULL,
+        ),
+        subprocess.Popen(
+            [
+                str(VENV_BIN / "chroma"),
+                "run",
+                "--path",
+                str(scratch / "chroma"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(settings.CHROMA_PORT),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        ),
+    ]
+    wait_for(
+        lambda: urllib.request.urlopen(f"http://127.0.0.1:{settings.CHROMA_PORT}/api/v2/heartbeat", timeout=1),
+        60,
+        "Chroma",
+    )
+    return children
+
+
+def start_worker(env: dict[str, str], scratch: Path, concurrency: int) -> tuple[subprocess.Popen[bytes], Path]:
+    """A Celery worker on every ingestion queue, logging to `scratch/worker.log` (not yet waited for:
+    it is ready once the log says "ready.")."""
+    worker_log = scratch / "worker.log"
+    worker = subprocess.Popen(
+        [
+            str(VENV_BIN / "celery"),
+            "-A",
+            "docanalyst",
+            "worker",
+            "-Q",
+            "parse,embed,default",
+            "-c",
+            str(concurrency),
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel",
+            "INFO",
+        ],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=worker_log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    return worker, worker_log
+
+
 class PeakMemory(threading.Thread):
     """Samples the resident memory of a process tree; keeps each process's peak."""
 
@@ -104,69 +177,11 @@ def main() -> int:
     import django
 
     django.setup()
-    from django.conf import settings
     from django.core.management import call_command
 
     call_command("migrate", "--noinput", verbosity=0)
-    redis_port = settings.REDIS_URL.rsplit(":", 1)[1].split("/")[0]
-    children = [
-        subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                redis_port,
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(scratch),
-            ],
-            stdout=subprocess.DEVNULL,
-        ),
-        subprocess.Popen(
-            [
-                str(VENV_BIN / "chroma"),
-                "run",
-                "--path",
-                str(scratch / "chroma"),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(settings.CHROMA_PORT),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        ),
-    ]
-    wait_for(
-        lambda: urllib.request.urlopen(f"http://127.0.0.1:{settings.CHROMA_PORT}/api/v2/heartbeat", timeout=1),
-        60,
-        "Chroma",
-    )
-    worker_log = scratch / "worker.log"
-    worker = subprocess.Popen(
-        [
-            str(VENV_BIN / "celery"),
-            "-A",
-            "docanalyst",
-            "worker",
-            "-Q",
-            "parse,embed,default",
-            "-c",
-            str(args.concurrency),
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel",
-            "INFO",
-        ],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        stdout=worker_log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
+    children = start_services(scratch)
+    worker, worker_log = start_worker(env, scratch, args.concurrency)
     children.append(worker)
     try:
         wait_for(lambda: "ready." in worker_log.read_text(errors="replace"), 120, "the Celery worker")

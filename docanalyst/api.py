@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -14,11 +16,14 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serial
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from audit.services import audit_record, text_sha256
 from docanalyst import selectors as read_selectors
 from docanalyst.backends.llm import LLMUnavailable
 from docanalyst.forms import SearchForm
+from docanalyst.roles import is_compliance_officer
 from docanalyst.services import answers, exports, summaries
 from docanalyst.services.search import FILE_TYPES, Method, chunks_search
 from ingest import selectors
@@ -43,6 +48,19 @@ class CitationSerializer(serializers.Serializer[Any]):
 
 def citations_with_urls(citations: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{**c, "url": page_url(c["document_id"], c["page"], c.get("chunk_id"))} for c in citations]
+
+
+def audit_search(request: Any, query: str, form: SearchForm, hits: list[Any]) -> None:
+    audit_record(
+        action="search",
+        request=request,
+        details={
+            "query": query,
+            "method": form.search_method().value,
+            "filters": answers.filters_to_json(form.filters()),
+            "result_chunk_ids": [h.chunk.vector_id for h in hits],
+        },
+    )
 
 
 class SearchApi(APIView):
@@ -96,6 +114,7 @@ class SearchApi(APIView):
         hits = chunks_search(
             user=request.user, query=query, filters=form.filters(), method=method, k=form.cleaned_data.get("k")
         )
+        audit_search(request, query, form, hits)
         results = [
             {
                 "document_id": h.document.pk,
@@ -167,6 +186,9 @@ def answer_payload(answer: Any) -> dict[str, Any]:
 
 
 class AskApi(APIView):
+    throttle_classes = [ScopedRateThrottle]  # settings.RATE_LIMIT_ASK per user
+    throttle_scope = "ask"
+
     @extend_schema(
         request=AskRequestSerializer,
         responses=inline_serializer(
@@ -203,8 +225,8 @@ class AskApi(APIView):
             filters=None if conversation else form.filters(),
         )
         if data["stream"]:
-            return sse_response(answers.answer_events(answer))
-        failure = next((e for e in answers.answer_events(answer) if e["type"] == "error"), None)
+            return sse_response(answers.answer_events(answer, request))
+        failure = next((e for e in answers.answer_events(answer, request) if e["type"] == "error"), None)
         answer.refresh_from_db()
         if failure is not None:
             return Response(
@@ -234,7 +256,9 @@ class ConversationListApi(APIView):
 class ConversationDetailApi(APIView):
     def get(self, request: Request, conversation_id: int) -> Response:
         conversation = get_object_or_404(read_selectors.conversations_of(request.user), pk=conversation_id)
-        turns = [answer_payload(a) for a in conversation.answers.order_by("pk")]
+        turns = [
+            answer_payload(a) for a in read_selectors.answers_checked(request.user, conversation.answers.order_by("pk"))
+        ]
         return Response({"id": conversation.pk, "title": conversation.title, "turns": turns})
 
     def delete(self, request: Request, conversation_id: int) -> Response:
@@ -260,6 +284,9 @@ def summary_payload(summary: Any) -> dict[str, Any]:
 
 
 class DocumentSummaryApi(APIView):
+    throttle_classes = [ScopedRateThrottle]  # settings.RATE_LIMIT_SUMMARIZE per user
+    throttle_scope = "summarize"
+
     @extend_schema(
         request=None, responses={201: inline_serializer("SummaryResult", {"summary": serializers.CharField()})}
     )
@@ -267,6 +294,7 @@ class DocumentSummaryApi(APIView):
         document = get_object_or_404(selectors.documents_visible_to(request.user), pk=document_id)
         try:
             summary = summaries.summary_create(user=request.user, document=document)
+            audit_summary(request, summary)
         except summaries.SummaryNotPossible as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         except LLMUnavailable as exc:
@@ -280,16 +308,45 @@ class SummaryDetailApi(APIView):
         return Response(summary_payload(summary))
 
 
-def export_response(summary: Any, fmt: str) -> HttpResponse:
+def audit_summary(request: Any, summary: Any) -> None:
+    audit_record(
+        action="summary",
+        request=request,
+        target_type="summary",
+        target_id=summary.pk,
+        details={
+            "document_id": summary.document_id,
+            "document_sha256": summary.document_sha256,
+            "backend": summary.backend,
+            "model": summary.model_name,
+            "prompt_version": summary.prompt_version,
+            "summary_sha256": text_sha256(summary.text),
+        },
+    )
+
+
+def export_response(request: Any, summary: Any, fmt: str) -> HttpResponse:
+    """An export of a stored summary: compliance officers only, and recorded in the audit trail."""
+    if not is_compliance_officer(request.user):
+        raise PermissionDenied("Exports are for compliance officers.")
     if fmt not in EXPORT_FORMATS:
         raise Http404(f"Unknown export format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}.")
     stem = f"summary-{summary.pk}"
     if fmt == "md":
-        response = HttpResponse(exports.summary_to_markdown(summary), content_type="text/markdown; charset=utf-8")
+        body = exports.summary_to_markdown(summary).encode("utf-8")
+        response = HttpResponse(body, content_type="text/markdown; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{stem}.md"'
     else:
-        response = HttpResponse(exports.summary_to_pdf(summary), content_type="application/pdf")
+        body = exports.summary_to_pdf(summary)
+        response = HttpResponse(body, content_type="application/pdf")
         response["Content-Disposition"] = f'attachment; filename="{stem}.pdf"'
+    audit_record(
+        action="export",
+        request=request,
+        target_type="summary",
+        target_id=summary.pk,
+        details={"format": fmt, "document_id": summary.document_id, "sha256": hashlib.sha256(body).hexdigest()},
+    )
     return response
 
 
@@ -297,4 +354,4 @@ class SummaryExportApi(APIView):
     @extend_schema(responses={(200, "text/markdown"): bytes, (200, "application/pdf"): bytes})
     def get(self, request: Request, summary_id: int, fmt: str) -> HttpResponse:
         summary = get_object_or_404(read_selectors.summaries_visible_to(request.user), pk=summary_id)
-        return export_response(summary, fmt)
+        return export_response(request, summary, fmt)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.db.models import QuerySet
 
 from docanalyst.models import Answer, Conversation, Summary
+from ingest.models import Document
 from ingest.selectors import User, collections_readable_by
 
 
@@ -25,3 +28,25 @@ def answers_of(user: User) -> QuerySet[Answer]:
     if not user.is_authenticated:
         return Answer.objects.none()
     return Answer.objects.filter(user_id=user.pk).select_related("conversation")
+
+
+WITHHELD_TEXT = "This answer drew on documents you can no longer read, so it is withheld."
+
+
+def answers_checked(user: User, answers: Iterable[Answer]) -> list[Answer]:
+    """Answers as they may be shown now: an answer whose passages came from a collection the user
+    can no longer read (access revoked, document deleted) is withheld — its text quotes them."""
+    answers = list(answers)
+    cited: set[int] = set()
+    for answer in answers:
+        cited |= {int(c["document_id"]) for c in [*answer.citations, *answer.closest]}
+        cited |= {int(v.split(":", 1)[0]) for v in answer.chunks_sent if v.split(":", 1)[0].isdigit()}
+    readable = set(
+        Document.objects.filter(pk__in=cited, collection__in=collections_readable_by(user)).values_list("pk", flat=True)
+    )
+    for answer in answers:
+        used = {int(c["document_id"]) for c in [*answer.citations, *answer.closest]}
+        used |= {int(v.split(":", 1)[0]) for v in answer.chunks_sent if v.split(":", 1)[0].isdigit()}
+        if used - readable:
+            answer.text, answer.citations, answer.closest, answer.supported = WITHHELD_TEXT, [], [], False
+    return answers

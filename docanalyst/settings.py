@@ -7,7 +7,10 @@ Every variable is documented in `.env.example`. Secrets may also be given as `<N
 from __future__ import annotations
 
 import os
+import re
+from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -93,20 +96,28 @@ INSTALLED_APPS = [
     "knox",
     "drf_spectacular",
     "django_htmx",
+    "csp",
+    "axes",
+    "django_ratelimit",
     "ingest",
     "docanalyst",
+    "audit",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "audit.middleware.AuditRequestMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last: turns a sign-in refused for too many failures into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "docanalyst.urls"
@@ -175,7 +186,89 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# The audit trail records the first X-Forwarded-For address instead of REMOTE_ADDR (behind a proxy).
+AUDIT_TRUST_X_FORWARDED_FOR = env_bool("AUDIT_TRUST_X_FORWARDED_FOR", False)
 X_FRAME_OPTIONS = "SAMEORIGIN"
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True  # pages carry the token themselves (hx-headers in base.html); no script reads the cookie
+SESSION_EXPIRE_AT_BROWSER_CLOSE = env_bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", False)
+SESSION_COOKIE_AGE = env_int("SESSION_HOURS", 12, minimum=1) * 3600
+SECURE_REFERRER_POLICY = "same-origin"
+_HSTS_SECONDS = env_int("HSTS_SECONDS", 0, minimum=0)
+_TRUST_X_FORWARDED_PROTO = env_bool("TRUST_X_FORWARDED_PROTO", False)
+if SESSION_COOKIE_SECURE:  # served over HTTPS (make run serves plain HTTP on loopback: neither applies)
+    SECURE_HSTS_SECONDS = _HSTS_SECONDS
+    if _TRUST_X_FORWARDED_PROTO:  # TLS ends at a reverse proxy that sets X-Forwarded-Proto itself
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Content-Security-Policy (django-csp): scripts, styles, fonts and connections from this site only,
+# no inline script or style anywhere (templates use static files and classes; htmx is told not to
+# inject its indicator style, see base.html). Responses that set their own policy keep it (originals).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'self'"],
+        "form-action": ["'self'"],
+    }
+}
+
+# --- Signing in ----------------------------------------------------------------------------------
+# django-axes: after LOGIN_FAILURE_LIMIT failed sign-ins for one username from one address, that
+# pair is refused (even with the right password) until LOGIN_COOLOFF_MINUTES pass without another
+# try. Only failures count, and a successful sign-in clears them. Admins lift a lockout under
+# Admin > Axes > Access attempts, or with `manage.py axes_reset_username NAME`.
+AUTHENTICATION_BACKENDS = [
+    "docanalyst.signin.LoginThrottleBackend",  # axes' AxesStandaloneBackend, see docanalyst/signin.py
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_DISABLE_ACCESS_LOG = True  # the audit trail records sign-ins and sign-outs
+# The address counted is the one the audit trail records: the connection's, or the first
+# X-Forwarded-For address with AUDIT_TRUST_X_FORWARDED_FOR (behind a proxy every client would
+# otherwise share the proxy's address).
+AXES_CLIENT_IP_CALLABLE = "audit.services.client_ip"
+
+# Optional single sign-on through an OpenID Connect provider (mozilla-django-oidc). Users it creates
+# get no role and no collection access until an admin grants them.
+OIDC_ENABLED = env_bool("OIDC_ENABLED", False)
+if OIDC_ENABLED:
+    _oidc_sign_algo = env_str("OIDC_RP_SIGN_ALGO", "RS256")
+    if not re.fullmatch(r"(RS|PS|ES|HS)(256|384|512)", _oidc_sign_algo):
+        raise ImproperlyConfigured(f"OIDC_RP_SIGN_ALGO={_oidc_sign_algo!r} is not a JWS algorithm such as RS256.")
+    _oidc_required = [
+        "OIDC_RP_CLIENT_ID",
+        "OIDC_RP_CLIENT_SECRET",
+        "OIDC_OP_AUTHORIZATION_ENDPOINT",
+        "OIDC_OP_TOKEN_ENDPOINT",
+        "OIDC_OP_USER_ENDPOINT",
+    ]
+    if not _oidc_sign_algo.startswith("HS"):  # HS* verifies with the client secret, the others with the JWKS
+        _oidc_required.append("OIDC_OP_JWKS_ENDPOINT")
+    _oidc_missing = [n for n in _oidc_required if not (os.environ.get(n) or os.environ.get(f"{n}_FILE"))]
+    if _oidc_missing:
+        raise ImproperlyConfigured(f"OIDC_ENABLED is true, so these must be set too: {', '.join(_oidc_missing)}.")
+    OIDC_RP_CLIENT_ID = env_str("OIDC_RP_CLIENT_ID")
+    OIDC_RP_CLIENT_SECRET = env_str("OIDC_RP_CLIENT_SECRET")
+    OIDC_OP_AUTHORIZATION_ENDPOINT = env_str("OIDC_OP_AUTHORIZATION_ENDPOINT")
+    OIDC_OP_TOKEN_ENDPOINT = env_str("OIDC_OP_TOKEN_ENDPOINT")
+    OIDC_OP_USER_ENDPOINT = env_str("OIDC_OP_USER_ENDPOINT")
+    OIDC_OP_JWKS_ENDPOINT = env_str("OIDC_OP_JWKS_ENDPOINT", "")
+    OIDC_RP_SIGN_ALGO = _oidc_sign_algo
+    OIDC_USERNAME_ALGO = "docanalyst.signin.oidc_username"
+    LOGIN_REDIRECT_URL_FAILURE = "/accounts/login/"  # a path: mozilla-django-oidc does not resolve names here
+    INSTALLED_APPS.append("mozilla_django_oidc")
+    AUTHENTICATION_BACKENDS.append("mozilla_django_oidc.auth.OIDCAuthenticationBackend")
 
 # --- Celery -------------------------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -248,6 +341,13 @@ CHROMA_COLLECTION_PREFIX = env_str("CHROMA_COLLECTION_PREFIX", "docanalyst")
 SEARCH_DEFAULT_K = env_int("SEARCH_DEFAULT_K", 10, minimum=1)
 # Candidates each retrieval leg (vector, lexical) brings to the fusion, at least; k x 4 when larger.
 SEARCH_CANDIDATES = env_int("SEARCH_CANDIDATES", 40, minimum=1)
+# The lexical leg's weight in the reciprocal-rank fusion, relative to the vector leg's 1.0, for a
+# question in plain words. A quoted phrase, or a multi-token term (TC-4410-B, 9.2) found in at most
+# SEARCH_EXACT_MAX_MATCHES passages, is meant literally: there the lexical leg counts fully.
+SEARCH_LEXICAL_WEIGHT = env_float("SEARCH_LEXICAL_WEIGHT", 0.2)
+SEARCH_EXACT_MAX_MATCHES = env_int("SEARCH_EXACT_MAX_MATCHES", 50, minimum=1)
+if SEARCH_LEXICAL_WEIGHT < 0:
+    raise ImproperlyConfigured("SEARCH_LEXICAL_WEIGHT must be zero or more.")
 # At most this many passages of one document in a result list while other documents have matches.
 SEARCH_MAX_PER_DOCUMENT = env_int("SEARCH_MAX_PER_DOCUMENT", 3, minimum=1)
 # A local cross-encoder (sentence-transformers CrossEncoder directory) that reorders the fused
@@ -270,15 +370,31 @@ LLM_MAX_ANSWER_TOKENS = env_int("LLM_MAX_ANSWER_TOKENS", 512, minimum=16)
 if LLM_BASE_URL and not LLM_MODEL:
     raise ImproperlyConfigured("LLM_BASE_URL is set, so LLM_MODEL must name the served model.")
 
+# --- Cache and rate limits ----------------------------------------------------------------------
+# Asking and summarizing cost model time: each user may do so RATE_LIMIT_ASK / RATE_LIMIT_SUMMARIZE
+# times (N/s, N/m, N/h or N/d), in the browser and through the API alike; beyond that, 429. The
+# counters live in a cache every web process shares: Redis, database 1 of REDIS_URL by default.
+RATE_LIMIT_ASK = env_str("RATE_LIMIT_ASK", "30/m")
+RATE_LIMIT_SUMMARIZE = env_str("RATE_LIMIT_SUMMARIZE", "10/m")
+for _name, _rate in (("RATE_LIMIT_ASK", RATE_LIMIT_ASK), ("RATE_LIMIT_SUMMARIZE", RATE_LIMIT_SUMMARIZE)):
+    if not re.fullmatch(r"[1-9][0-9]*/[smhd]", _rate):
+        raise ImproperlyConfigured(f"{_name}={_rate!r} is not a rate such as 30/m (per s, m, h or d).")
+CACHE_URL = env_str("CACHE_URL", urlunsplit(urlsplit(REDIS_URL)._replace(path="/1")))
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
+# django-ratelimit names only django-redis among Redis backends; Django's own increments atomically too.
+SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
+
 # --- REST API -----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "knox.auth.TokenAuthentication",
+        "docanalyst.auth.AuditedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # ScopedRateThrottle scopes (AskApi, DocumentSummaryApi), per user.
+    "DEFAULT_THROTTLE_RATES": {"ask": RATE_LIMIT_ASK, "summarize": RATE_LIMIT_SUMMARIZE},
 }
 REST_KNOX = {
     "AUTH_HEADER_PREFIX": "Bearer",
@@ -297,7 +413,9 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Bearer tokens, passwords, API keys and credentials in URLs are masked in every record.
+    "filters": {"redact_secrets": {"()": "docanalyst.logging.RedactSecrets"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_secrets"]}},
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         "docanalyst": {"level": LOG_LEVEL},

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, JsonResponse
@@ -5,6 +6,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from docanalyst import api as read_api
+from docanalyst import tokens
 from docanalyst import views as read_views
 from ingest import api as ingest_api
 from ingest import views as ingest_views
@@ -30,6 +32,8 @@ api_v1 = [
     path("search", read_api.SearchApi.as_view(), name="api-search"),
     path("ask", read_api.AskApi.as_view(), name="api-ask"),
     path("conversations", read_api.ConversationListApi.as_view(), name="api-conversations"),
+    path("tokens", tokens.TokenListCreateApi.as_view(), name="api-tokens"),
+    path("tokens/<str:token_key>", tokens.TokenRevokeApi.as_view(), name="api-token"),
     path("conversations/<int:conversation_id>", read_api.ConversationDetailApi.as_view(), name="api-conversation"),
 ]
 
@@ -60,9 +64,19 @@ urlpatterns = [
     ),
     path("documents/<int:document_id>/summary", read_views.summary_create_partial, name="document-summary"),
     path("summaries/<int:summary_id>/export.<str:fmt>", read_views.summary_export_view, name="summary-export"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("account/tokens/", tokens.tokens_view, name="tokens"),
+    path("account/tokens/<str:token_key>/revoke", tokens.token_revoke_view, name="token-revoke"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(extra_context={"oidc_enabled": settings.OIDC_ENABLED}),
+        name="login",
+    ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("audit/", include("audit.urls")),
     path("healthz", healthz, name="healthz"),
     path("api/v1/", include(api_v1)),
 ]
+
+if settings.OIDC_ENABLED:  # single sign-on: /oidc/authenticate/, and the IdP redirects to /oidc/callback/
+    urlpatterns.append(path("oidc/", include("mozilla_django_oidc.urls")))

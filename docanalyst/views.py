@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
+from django_ratelimit.decorators import ratelimit
 
 from docanalyst import selectors as read_selectors
-from docanalyst.api import citations_with_urls, export_response, page_url, sse_response
+from docanalyst.api import audit_search, audit_summary, citations_with_urls, export_response, page_url, sse_response
 from docanalyst.backends.llm import LLMUnavailable, get_llm
 from docanalyst.forms import SearchForm
 from docanalyst.http import HtmxHttpRequest
@@ -21,6 +23,23 @@ from docanalyst.services import answers, summaries, viewer
 from docanalyst.services.search import SearchFilters, chunks_search
 from ingest import selectors
 from ingest.models import Chunk
+
+_PERIODS = {"s": "second", "m": "minute", "h": "hour", "d": "day"}
+
+
+def _ask_rate(group: str, request: HttpRequest) -> str:
+    return str(settings.RATE_LIMIT_ASK)
+
+
+def _summarize_rate(group: str, request: HttpRequest) -> str:
+    return str(settings.RATE_LIMIT_SUMMARIZE)
+
+
+def _rate_limited(what: str, rate: str) -> HttpResponse:
+    """429 for a user over their rate (settings.RATE_LIMIT_ASK / RATE_LIMIT_SUMMARIZE)."""
+    count, period = rate.split("/")
+    message = f"Too many {what}: at most {count} per {_PERIODS[period]}. Please wait a little and try again."
+    return HttpResponse(message, status=429, content_type="text/plain; charset=utf-8")
 
 
 def _selected_collections(request: HtmxHttpRequest) -> list[int]:
@@ -44,6 +63,8 @@ def search_view(request: HtmxHttpRequest) -> HttpResponse:
         hits = (
             chunks_search(user=request.user, query=query, filters=filters, method=form.search_method()) if query else []
         )
+        if query:
+            audit_search(request, query, form, hits)
         context.update(
             query=query,
             chosen=list(filters.collection_ids),
@@ -61,7 +82,9 @@ def _conversation_context(request: HtmxHttpRequest, conversation: Conversation |
     return {
         "conversation": conversation,
         "conversations": read_selectors.conversations_of(request.user)[:30],
-        "turns": conversation.answers.order_by("pk") if conversation else [],
+        "turns": read_selectors.answers_checked(request.user, conversation.answers.order_by("pk"))
+        if conversation
+        else [],
         "collections": selectors.collections_readable_by(request.user),
         "chosen": list(filters.collection_ids),
         "llm_configured": get_llm() is not None,
@@ -74,11 +97,14 @@ def _turn_error(request: HtmxHttpRequest, error: str) -> HttpResponse:
 
 
 @login_required
+@ratelimit(key="user", rate=_ask_rate, method="POST", block=False)
 def ask_view(request: HtmxHttpRequest) -> HttpResponse:
     """A new conversation (GET), or a question asked (POST): the pending answer's turn, which the
     browser then streams from `answer-stream`."""
     if request.method != "POST":
         return render(request, "docanalyst/ask.html", _conversation_context(request, None))
+    if getattr(request, "limited", False):
+        return _rate_limited("questions", settings.RATE_LIMIT_ASK)
     conversation = None
     conversation_id = request.POST.get("conversation", "")
     if conversation_id.isdigit():
@@ -119,13 +145,14 @@ def conversation_delete_view(request: HtmxHttpRequest, conversation_id: int) -> 
 def answer_stream_view(request: HtmxHttpRequest, answer_id: int) -> StreamingHttpResponse:
     """Server-sent events for one answer: `delta` (text as generated), then `done` or `error`."""
     answer = get_object_or_404(read_selectors.answers_of(request.user), pk=answer_id)
-    return sse_response(answers.answer_events(answer))
+    return sse_response(answers.answer_events(answer, request))
 
 
 @login_required
 def answer_turn_partial(request: HtmxHttpRequest, answer_id: int) -> HttpResponse:
     """One finished turn, rendered on the server (the stream's `done` swaps it in)."""
     answer = get_object_or_404(read_selectors.answers_of(request.user), pk=answer_id)
+    (answer,) = read_selectors.answers_checked(request.user, [answer])
     return render(request, "docanalyst/_turn.html", {"turn": answer})
 
 
@@ -170,11 +197,15 @@ def document_page_image(request: HtmxHttpRequest, document_id: int, page: int) -
 
 @login_required
 @require_POST
+@ratelimit(key="user", rate=_summarize_rate, method="POST", block=False)
 def summary_create_partial(request: HtmxHttpRequest, document_id: int) -> HttpResponse:
+    if getattr(request, "limited", False):
+        return _rate_limited("summaries", settings.RATE_LIMIT_SUMMARIZE)
     document = get_object_or_404(selectors.documents_visible_to(request.user), pk=document_id)
     context: dict[str, object] = {"document": document}
     try:
         summary = summaries.summary_create(user=request.user, document=document)
+        audit_summary(request, summary)
     except (summaries.SummaryNotPossible, LLMUnavailable) as exc:
         context["error"] = str(exc)
     else:
@@ -186,4 +217,4 @@ def summary_create_partial(request: HtmxHttpRequest, document_id: int) -> HttpRe
 @login_required
 def summary_export_view(request: HtmxHttpRequest, summary_id: int, fmt: str) -> HttpResponse:
     summary = get_object_or_404(read_selectors.summaries_visible_to(request.user), pk=summary_id)
-    return export_response(summary, fmt)
+    return export_response(request, summary, fmt)

@@ -25,6 +25,42 @@ class Collection(models.Model):
         return self.name
 
 
+class CollectionAccess(models.Model):
+    """Who may read (and write) a collection: one group or one user per row. Nobody else sees
+    anything in it — not in search, answers, summaries, exports or the API — except admins, who
+    manage collections. Every change is recorded in the audit trail."""
+
+    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="access")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="collection_access"
+    )
+    group = models.ForeignKey(
+        "auth.Group", null=True, blank=True, on_delete=models.CASCADE, related_name="collection_access"
+    )
+    can_write = models.BooleanField(default=False, help_text="May upload into, re-index and delete from it.")
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "collection access"
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(user__isnull=False, group__isnull=True) | models.Q(user__isnull=True, group__isnull=False)
+                ),
+                name="access_for_exactly_one_user_or_group",
+            ),
+            models.UniqueConstraint(fields=["collection", "user"], name="one_access_row_per_user"),
+            models.UniqueConstraint(fields=["collection", "group"], name="one_access_row_per_group"),
+        ]
+
+    def __str__(self) -> str:
+        who = f"user {self.user_id}" if self.user_id else f"group {self.group_id}"
+        return f"{who} {'writes' if self.can_write else 'reads'} collection {self.collection_id}"
+
+
 class Batch(models.Model):
     """One upload (files or archives, from the browser, the API or `manage.py ingest`) and its
     manifest: every member, with what became of it."""
@@ -136,6 +172,9 @@ class Chunk(models.Model):
     text = models.TextField()
     page_number = models.PositiveIntegerField(null=True, blank=True)
     section = models.CharField(max_length=500, blank=True)
+    # What the passage belongs to — its document's title and its section — searchable beside the
+    # text, so that a query naming a file, a drawing number or a heading finds the passages under it.
+    context = models.CharField(max_length=1000, blank=True)
     element_types = models.JSONField(default=list)
     token_count = models.PositiveIntegerField(default=0)
 
@@ -145,6 +184,10 @@ class Chunk(models.Model):
 
     def __str__(self) -> str:
         return f"{self.document_id}:{self.ordinal}"
+
+    @staticmethod
+    def context_for(title: str, section: str) -> str:
+        return f"{title} — {section}"[:1000] if section else title[:1000]
 
     @property
     def vector_id(self) -> str:

@@ -1,5 +1,6 @@
 """Reads on the ingestion side. Every read of documents or chunks on behalf of a user goes
-through `collections_readable_by`, the one place that decides what a user may see."""
+through `collections_readable_by`, the one place that decides what a user may see; every write
+(upload, delete, re-index) through `collections_writable_by`."""
 
 from __future__ import annotations
 
@@ -7,19 +8,40 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.models import User as AuthUser
-from django.db.models import Count, Max, QuerySet, Sum
+from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.utils import timezone
 
-from ingest.models import Batch, BatchMember, Chunk, Collection, Document
+from docanalyst.roles import is_admin
+from ingest.models import Batch, BatchMember, Chunk, Collection, CollectionAccess, Document
 
 User = AuthUser | AnonymousUser
 
 
-def collections_readable_by(user: User) -> QuerySet[Collection]:
-    """Every signed-in user reads every collection until per-collection permissions arrive."""
+def _granted(user: User, *, write: bool) -> QuerySet[Collection]:
     if not user.is_authenticated or not user.is_active:
         return Collection.objects.none()
-    return Collection.objects.all()
+    if is_admin(user):  # admins manage every collection
+        return Collection.objects.all()
+    grants = CollectionAccess.objects.filter(Q(user_id=user.pk) | Q(group__in=user.groups.all()))
+    if write:
+        grants = grants.filter(can_write=True)
+    return Collection.objects.filter(pk__in=grants.values("collection_id"))
+
+
+def collections_readable_by(user: User) -> QuerySet[Collection]:
+    """The one place that decides what a user may see: the collections granted to the user or to
+    one of their groups (admins: all). Every read of documents, chunks, answers, summaries and
+    exports is scoped by it."""
+    return _granted(user, write=False)
+
+
+def collections_writable_by(user: User) -> QuerySet[Collection]:
+    """Collections the user may upload into, re-index and delete from."""
+    return _granted(user, write=True)
+
+
+def can_write(user: User, collection_id: int) -> bool:
+    return collections_writable_by(user).filter(pk=collection_id).exists()
 
 
 def collection_ids_readable_by(user: User, requested: list[int] | None = None) -> list[int]:

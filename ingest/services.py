@@ -137,6 +137,7 @@ def document_set_progress(document_id: int, *, status: str, progress: int) -> No
 
 def document_store_chunks(document_id: int, *, drafts: Sequence[Any], parsed: Any) -> bool:
     """Replace the document's chunks in one transaction and hand it to the embedding stage."""
+    title = Document.objects.filter(pk=document_id).values_list("title", flat=True).first() or ""
     with transaction.atomic():
         Chunk.objects.filter(document_id=document_id).delete()
         Chunk.objects.bulk_create(
@@ -146,6 +147,7 @@ def document_store_chunks(document_id: int, *, drafts: Sequence[Any], parsed: An
                 text=draft.text,
                 page_number=draft.page_number,
                 section=draft.section,
+                context=Chunk.context_for(title, draft.section),
                 element_types=draft.element_types,
                 token_count=draft.token_count,
             )

@@ -27,6 +27,7 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import F
+from django.template.defaultfilters import filesizeformat
 from django.utils.text import get_valid_filename
 
 from ingest.archives import ArchiveError, ArchiveLimits, archive_kind, extract_archive
@@ -231,6 +232,15 @@ def batch_create(
 def batch_create_from_uploads(
     *, collection: Collection, files: list[UploadedFile], user: User | AnonymousUser | None
 ) -> Batch:
+    """A batch from the files of one upload (browser or API). A lone file over UPLOAD_MAX_BYTES is
+    refused outright (ValidationError); in a larger upload it is recorded as failed, as are oversized
+    archive members. An archive itself may be larger: its members are what the limit applies to."""
+    size = (files[0].size or 0) if len(files) == 1 else 0
+    if size > settings.UPLOAD_MAX_BYTES and not _may_be_archive(files[0]):
+        raise ValidationError(
+            f"“{files[0].name}” ({filesizeformat(size)}) is larger than the upload limit of "
+            f"{filesizeformat(settings.UPLOAD_MAX_BYTES)}."
+        )
     with transaction.atomic():
         return batch_create(collection=collection, uploads=((f.name or "upload", f) for f in files), user=user)
 

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from docanalyst.http import HtmxHttpRequest
+from docanalyst.roles import is_admin
 from ingest import selectors, services, uploads
-from ingest.api import resolve_collection
+from ingest.api import (
+    audit_batch_created,
+    audit_document_deleted,
+    resolve_collection,
+    writable_batch,
+    writable_document,
+)
 
 INLINE_SAFE_TYPES = {"application/pdf", "text/plain", "image/png", "image/jpeg"}
 
@@ -29,13 +36,18 @@ def documents_view(request: HtmxHttpRequest) -> HttpResponse:
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
             return redirect("documents")
+        except PermissionDenied as exc:
+            messages.error(request, str(exc))
+            return redirect("documents")
+        audit_batch_created(request, batch)
         messages.success(
             request, f"{len(request.FILES.getlist('file'))} file(s) queued for ingestion into “{collection.name}”."
         )
         return redirect("batch-detail", batch.pk)
     context = {
         "documents": selectors.documents_visible_to(request.user)[:200],
-        "collections": selectors.collections_readable_by(request.user),
+        "collections": selectors.collections_writable_by(request.user),
+        "can_create_collections": is_admin(request.user),
     }
     return render(request, "ingest/documents.html", context)
 
@@ -88,7 +100,8 @@ def document_original(request: HtmxHttpRequest, document_id: int) -> FileRespons
 @login_required
 @require_POST
 def document_delete_view(request: HtmxHttpRequest, document_id: int) -> HttpResponse:
-    document = get_object_or_404(selectors.documents_visible_to(request.user), pk=document_id)
+    document = writable_document(request.user, document_id)
+    audit_document_deleted(request, document)
     services.document_delete(document)
     messages.success(request, f"Deleted “{document.title}”.")
     return redirect("documents")
@@ -97,7 +110,7 @@ def document_delete_view(request: HtmxHttpRequest, document_id: int) -> HttpResp
 @login_required
 @require_POST
 def document_retry_view(request: HtmxHttpRequest, document_id: int) -> HttpResponse:
-    document = get_object_or_404(selectors.documents_visible_to(request.user), pk=document_id)
+    document = writable_document(request.user, document_id)
     if services.document_retry(document):
         messages.success(request, f"“{document.title}” is queued again.")
     return redirect("document-detail", document.pk)
@@ -127,7 +140,7 @@ def batch_progress_partial(request: HtmxHttpRequest, batch_id: int) -> HttpRespo
 @login_required
 @require_POST
 def batch_cancel_view(request: HtmxHttpRequest, batch_id: int) -> HttpResponse:
-    batch = get_object_or_404(selectors.batches_visible_to(request.user), pk=batch_id)
+    batch = writable_batch(request.user, batch_id)
     count = uploads.batch_cancel(batch)
     messages.success(request, f"Batch cancelled; {count} document(s) not yet ready were stopped.")
     return redirect("batch-detail", batch.pk)
@@ -136,7 +149,7 @@ def batch_cancel_view(request: HtmxHttpRequest, batch_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def batch_retry_view(request: HtmxHttpRequest, batch_id: int) -> HttpResponse:
-    batch = get_object_or_404(selectors.batches_visible_to(request.user), pk=batch_id)
+    batch = writable_batch(request.user, batch_id)
     count = uploads.batch_retry_failed(batch)
     messages.success(request, f"{count} failed document(s) queued again.")
     return redirect("batch-detail", batch.pk)

@@ -2,11 +2,14 @@ from __future__ import annotations
 
 import factory
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 
-from ingest.models import Collection
+from ingest.models import Collection, CollectionAccess
 
 
 class UserFactory(factory.django.DjangoModelFactory):
+    """A user; `UserFactory(roles=["admin"])` puts them in role groups (employee, admin, compliance)."""
+
     class Meta:
         model = get_user_model()
         skip_postgeneration_save = True
@@ -20,9 +23,38 @@ class UserFactory(factory.django.DjangoModelFactory):
         if create:
             obj.save()
 
+    @factory.post_generation
+    def roles(obj, create, extracted, **kwargs):
+        for role in extracted or ():
+            obj.groups.add(Group.objects.get_or_create(name=role)[0])
+        if extracted:
+            obj.refresh_from_db()
+
 
 class CollectionFactory(factory.django.DjangoModelFactory):
+    """A collection; `CollectionFactory(readers=[u], writers=[w])` grants them access."""
+
     class Meta:
         model = Collection
+        skip_postgeneration_save = True
 
     name = factory.Sequence(lambda n: f"Collection {n}")
+
+    @factory.post_generation
+    def readers(obj, create, extracted, **kwargs):
+        for who in extracted or ():
+            grant(obj, who)
+
+    @factory.post_generation
+    def writers(obj, create, extracted, **kwargs):
+        for who in extracted or ():
+            grant(obj, who, write=True)
+
+
+def grant(collection: Collection, who: object, write: bool = False) -> CollectionAccess:
+    """Read (or write) access to the collection for a user or a group."""
+    field = "group" if isinstance(who, Group) else "user"
+    access, _ = CollectionAccess.objects.update_or_create(
+        collection=collection, **{field: who}, defaults={"can_write": write}
+    )
+    return access

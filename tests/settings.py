@@ -32,4 +32,16 @@ if "DOCANALYST_TEST_RUN_DIR" not in os.environ:
 
 from docanalyst.settings import *  # noqa: E402, F403
 
+# Rate-limit counters in this process's memory: the Redis the session starts is only started for the
+# tests that need it. (django-ratelimit warns that such a cache is not shared between processes.)
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "docanalyst-tests"}}
+SILENCED_SYSTEM_CHECKS = [*SILENCED_SYSTEM_CHECKS, "django_ratelimit.E003", "django_ratelimit.W001"]  # noqa: F405
+# Counters outlive a test and user ids repeat after a rollback: rates no test reaches, except the
+# tests of the limits themselves (tests/test_security.py), which set tiny ones.
+RATE_LIMIT_ASK = RATE_LIMIT_SUMMARIZE = "100000/m"
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,  # noqa: F405
+    "DEFAULT_THROTTLE_RATES": {"ask": RATE_LIMIT_ASK, "summarize": RATE_LIMIT_SUMMARIZE},
+}
+
 os.makedirs(STATIC_ROOT, exist_ok=True)  # noqa: F405

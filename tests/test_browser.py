@@ -52,7 +52,7 @@ def test_sign_in_upload_watch_it_become_ready_ask_and_open_the_cited_page(
 ) -> None:
     from playwright.sync_api import expect
 
-    UserFactory(username="engineer")
+    UserFactory(username="engineer", roles=["admin"])
     pdf_path = planted_pdf(tmp_path)
 
     page.goto("/")
@@ -86,7 +86,8 @@ def test_sign_in_upload_watch_it_become_ready_ask_and_open_the_cited_page(
     expect(page.locator("[data-testid=page-text]")).to_have_attribute("data-page", "2")
     image = page.locator("[data-testid=page-image]")  # the PDF page itself, rendered, passage painted on
     expect(image).to_be_visible()
-    page.wait_for_function("document.querySelector('[data-testid=page-image]').naturalWidth > 0")  # it loaded
+    # it loaded (a function, not a string: the page's CSP forbids evaluating strings)
+    page.wait_for_function("() => document.querySelector('[data-testid=page-image]').naturalWidth > 0")
 
 
 # Records the length of a streaming answer's text every time it changes, from the first byte.
@@ -110,7 +111,9 @@ def test_an_answer_streams_into_the_page_chunk_by_chunk_and_a_follow_up_keeps_th
     from tests.factories import CollectionFactory
 
     user = UserFactory(username="streamer")
-    indexed_document(CollectionFactory(), "bolts.pdf", ["Anchor bolt TC-4410-B is torqued to 42 newton metres."])
+    indexed_document(
+        CollectionFactory(readers=[user]), "bolts.pdf", ["Anchor bolt TC-4410-B is torqued to 42 newton metres."]
+    )
     reply = "The anchor bolt TC-4410-B is torqued to 42 newton metres according to the bolt schedule [1]."
     with RecordingLLM(reply, delay=0.15) as server:
         settings.LLM_BASE_URL, settings.LLM_MODEL, settings.LLM_MAX_RETRIES = server.base_url, "stub", 0
@@ -140,3 +143,77 @@ def test_an_answer_streams_into_the_page_chunk_by_chunk_and_a_follow_up_keeps_th
             assert [m["role"] for m in follow_up] == ["system", "user", "assistant", "user"]
         finally:
             llm_backend.get_llm.cache_clear()
+
+
+XSS_PAYLOADS = (
+    "<script>window.__xss=1</script>",
+    '<img src=x onerror="window.__xss=2">',
+    '"><svg onload=window.__xss=3>',
+)
+# One sentence (no sentence break inside), so that the extractive answer quotes all of it.
+XSS_SENTENCE = f"The calibration gauge on test rig seven reads forty two units {' '.join(XSS_PAYLOADS)} in the log."
+XSS_TITLE = "<b>bold</b> rig seven report"
+# Elements the payloads would have created had they been parsed as markup (legitimate pages have none).
+INJECTED = "main script:not([src]), main img[src='x'], main svg, main b"
+
+
+def test_an_xss_payload_inside_a_document_is_shown_as_text_and_never_runs(
+    transactional_db: Any, vector_store: Any, page: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    from ingest.models import Document
+    from tests.docanalyst.corpus import indexed_document
+    from tests.factories import CollectionFactory
+
+    user = UserFactory(username="xss-reader")
+    document = indexed_document(
+        CollectionFactory(readers=[user]), "rigs/rig-seven.pdf", [XSS_SENTENCE, "Rig seven was repainted in May."]
+    )
+    Document.objects.filter(pk=document.pk).update(
+        title=XSS_TITLE, original_name=f"{XSS_TITLE}.pdf", path=f"rigs/{XSS_TITLE}.pdf"
+    )
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    page.goto("/accounts/login/")
+    page.fill("input[name=username]", user.username)
+    page.fill("input[name=password]", "correct-horse-battery")
+    page.click("button[type=submit]")
+    expect(page.locator("h1")).to_have_text("Search your documents")
+
+    def assert_inert(where: str, shows_title: bool = True) -> None:
+        assert page.evaluate("typeof window.__xss") == "undefined", where
+        assert page.locator(INJECTED).count() == 0, where
+        text = page.locator("main").inner_text()
+        for payload in XSS_PAYLOADS:
+            assert payload in text, f"{where}: {payload!r} is not shown as text"
+        if shows_title:
+            assert XSS_TITLE in text, f"{where}: the title is not shown as text"
+
+    page.goto("/?q=calibration+gauge+test+rig+seven")
+    expect(page.locator("[data-testid=results]")).to_contain_text("forty two units")
+    assert_inert("search results")
+
+    page.goto(f"/documents/{document.pk}/page/1/")
+    expect(page.locator("[data-testid=page-text]")).to_contain_text("forty two units")
+    assert_inert("document page")
+
+    page.goto(f"/documents/{document.pk}/")
+    expect(page.locator("h1")).to_have_text(XSS_TITLE)
+    assert page.evaluate("typeof window.__xss") == "undefined"
+    assert page.locator(INJECTED).count() == 0
+    assert XSS_TITLE in page.locator("main").inner_text()  # the detail page shows the names, not the text
+
+    page.goto("/ask/")
+    page.fill("textarea[name=question]", "What does the calibration gauge on test rig seven read?")
+    page.click("form.ask button[type=submit]")
+    answer = page.locator("[data-testid=answer][data-status=done]")
+    expect(answer).to_contain_text("forty two units")
+    expect(answer.locator("a.citation").first).to_contain_text(XSS_TITLE)
+    assert_inert("the answer")
+
+    page.reload()  # the same conversation rendered by the server from the stored answer
+    expect(page.locator("[data-testid=answer][data-status=done]")).to_contain_text("forty two units")
+    assert_inert("the conversation")
+    assert dialogs == []

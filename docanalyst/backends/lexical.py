@@ -29,6 +29,9 @@ STOPWORDS = frozenset(
 )
 
 _PHRASE = re.compile(r'"([^"]*)"')
+# "Apple's" is a word about Apple: without this it would be the phrase "apple s", which the
+# plain "Apple" elsewhere in a document never matches.
+_POSSESSIVE = re.compile(r"(\w)['’]s\b", re.IGNORECASE)
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 MAX_TERMS = 32
 
@@ -56,7 +59,7 @@ def _term(text: str) -> LexicalTerm | None:
 
 def parse_query(text: str) -> LexicalQuery:
     required = [t for phrase in _PHRASE.findall(text) if (t := _term(phrase))]
-    rest = _PHRASE.sub(" ", text).replace('"', " ")
+    rest = _POSSESSIVE.sub(r"\1", _PHRASE.sub(" ", text).replace('"', " "))
     words = [t for word in rest.split() if (t := _term(word.strip(".,;:!?()[]{}'`")))]
     optional = [t for t in words if len(t.tokens) > 1 or t.tokens[0] not in STOPWORDS] or words
     seen: set[tuple[str, ...]] = set()
@@ -79,6 +82,30 @@ def fts5_match(query: LexicalQuery) -> str:
     if not query.required:
         return anything
     return " AND ".join([*(_fts5_phrase(t) for t in query.required), f"({anything})"])
+
+
+def exact_terms(query: LexicalQuery) -> list[LexicalTerm]:
+    """The terms a user means literally: quoted phrases and words of several tokens (part numbers,
+    section numbers, standards)."""
+    return [*query.required, *(t for t in query.optional if len(t.tokens) > 1)]
+
+
+def count_matches(term: LexicalTerm, cap: int) -> int:
+    """How many chunks contain the term (anywhere; counting stops at `cap`): how selective it is."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute(
+                "SELECT count(*) FROM (SELECT 1 FROM ingest_chunk_fts WHERE ingest_chunk_fts MATCH %s LIMIT %s)",
+                [_fts5_phrase(term), cap],
+            )
+        else:
+            cursor.execute(
+                "SELECT count(*) FROM (SELECT 1 FROM ingest_chunk WHERE to_tsvector('english'::regconfig, "
+                "ingest_chunk.context || ' ' || ingest_chunk.text) @@ phraseto_tsquery('english'::regconfig, %s) "
+                "LIMIT %s) AS found",
+                [term.original, cap],
+            )
+        return int(cursor.fetchone()[0])
 
 
 def search_chunks(text: str, document_sql: tuple[str, tuple[Any, ...]], limit: int) -> list[tuple[int, float]]:
@@ -120,7 +147,7 @@ def _search_postgresql(
     rank_query = " || ".join([one] * len(every))
     match_query = " && ".join([one] * len(query.required)) if query.required else rank_query
     match_params = [t.original for t in query.required] if query.required else [t.original for t in every]
-    vector = "to_tsvector('english'::regconfig, ingest_chunk.text)"
+    vector = "to_tsvector('english'::regconfig, ingest_chunk.context || ' ' || ingest_chunk.text)"
     sql = f"""
         SELECT ingest_chunk.id, ts_rank_cd({vector}, ({rank_query}), 1) AS rank
         FROM ingest_chunk

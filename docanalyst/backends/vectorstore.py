@@ -18,13 +18,14 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -46,18 +47,33 @@ class ChromaStore:
     def __init__(self, client: Any, prefix: str) -> None:
         self.client = client
         self.prefix = prefix
+        # Collection handles by name, for reads (see `_collection`).
+        self._handles: dict[str, Any] = {}
 
     def collection_name(self, collection_id: int, versions: bool = False) -> str:
         """Latest versions live in `<prefix>-c<id>`; superseded versions in `<prefix>-c<id>-versions`,
         so the default search never pays for (or returns) them."""
         return f"{self.prefix}-c{collection_id}{'-versions' if versions else ''}"
 
-    def _collection(self, collection_id: int, versions: bool = False) -> Any:
-        return self.client.get_or_create_collection(
-            self.collection_name(collection_id, versions),
-            metadata={"hnsw:space": "cosine"},
-            embedding_function=None,
-        )
+    def _collection(self, collection_id: int, versions: bool = False, cached: bool = False) -> Any:
+        """The Chroma collection (created if absent). Writes always look it up afresh; reads may use
+        the handle cached by an earlier lookup (a lookup is an HTTP round trip, a search needs several)."""
+        name = self.collection_name(collection_id, versions)
+        if cached and name in self._handles:
+            return self._handles[name]
+        handle = self.client.get_or_create_collection(name, metadata={"hnsw:space": "cosine"}, embedding_function=None)
+        self._handles[name] = handle
+        return handle
+
+    def _read(self, collection_id: int, versions: bool, action: Callable[[Any], T]) -> T:
+        """Run a read on the cached handle; if the collection was dropped and re-created meanwhile
+        (by another process), look it up again once."""
+        try:
+            return action(self._collection(collection_id, versions, cached=True))
+        except Exception as exc:
+            if "NotFound" not in type(exc).__name__ and "does not exist" not in str(exc):
+                raise
+            return action(self._collection(collection_id, versions))
 
     def _move(self, collection_id: int, document_id: int, to_versions: bool) -> None:
         source = self._collection(collection_id, versions=not to_versions)
@@ -102,7 +118,7 @@ class ChromaStore:
         """Stored vectors by id, whether their document is the latest version or a superseded one."""
         found: dict[str, list[float]] = {}
         for versions in (False, True):
-            result = self._collection(collection_id, versions).get(ids=list(ids), include=["embeddings"])
+            result = self._read(collection_id, versions, lambda c: c.get(ids=list(ids), include=["embeddings"]))
             found.update(zip(result["ids"], result["embeddings"], strict=True))
         return found
 
@@ -137,12 +153,17 @@ class ChromaStore:
                 if not allowed:
                     continue
                 where = {"document_id": allowed[0]} if len(allowed) == 1 else {"document_id": {"$in": allowed}}
-            collection = self._collection(collection_id, versions)
-            if collection.count() == 0:
+
+            def search(collection: Any, where: dict[str, Any] | None = where) -> Any:
+                if collection.count() == 0:
+                    return None
+                return collection.query(
+                    query_embeddings=[list(embedding)], n_results=k, where=where, include=["metadatas", "distances"]
+                )
+
+            result = self._read(collection_id, versions, search)
+            if result is None:
                 continue
-            result = collection.query(
-                query_embeddings=[list(embedding)], n_results=k, where=where, include=["metadatas", "distances"]
-            )
             for vector_id, distance, metadata in zip(
                 result["ids"][0], result["distances"][0], result["metadatas"][0], strict=True
             ):

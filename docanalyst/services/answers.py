@@ -200,7 +200,7 @@ def _done_event(answer: Answer) -> dict[str, Any]:
     }
 
 
-def answer_events(answer: Answer) -> Iterator[dict[str, Any]]:
+def answer_events(answer: Answer, request: Any = None) -> Iterator[dict[str, Any]]:
     """Produce the answer, as events: `delta` events with text as it is generated, then one `done`
     event (the answer, its citations, or the closest passages) or one `error` event. Safe to call
     twice: only the call that claims the pending row generates; others replay the outcome."""
@@ -210,6 +210,9 @@ def answer_events(answer: Answer) -> Iterator[dict[str, Any]]:
     answer.refresh_from_db()
     if not claimed:
         if answer.status == Answer.Status.DONE:
+            from docanalyst.selectors import answers_checked
+
+            (answer,) = answers_checked(answer.user, [answer])  # access may have changed since
             yield {"type": "delta", "text": answer.text}
             yield _done_event(answer)
         elif answer.status == Answer.Status.FAILED:
@@ -232,6 +235,34 @@ def answer_events(answer: Answer) -> Iterator[dict[str, Any]]:
             status=Answer.Status.FAILED, error="The answer was interrupted before it finished."
         )
         raise
+    finally:
+        _audit(answer, request)
+
+
+def _audit(answer: Answer, request: Any) -> None:
+    """The question in the audit trail: what was asked, retrieved, sent, to which model, and the
+    answer's hash (its text stays on the answer row)."""
+    from audit.services import audit_record, text_sha256
+
+    answer.refresh_from_db()
+    audit_record(
+        action="question",
+        request=request,
+        actor=answer.user,
+        target_type="answer",
+        target_id=answer.pk,
+        details={
+            "question": answer.question,
+            "conversation_id": answer.conversation_id,
+            "status": answer.status,
+            "retrieved_chunk_ids": answer.chunks_retrieved,
+            "sent_chunk_ids": answer.chunks_sent,
+            "backend": answer.backend,
+            "model": answer.model_name,
+            "prompt_version": answer.prompt_version,
+            "answer_sha256": text_sha256(answer.text),
+        },
+    )
 
 
 def _generate(answer: Answer) -> Iterator[dict[str, Any]]:
@@ -321,13 +352,14 @@ def answer_question(
     collection_ids: Sequence[int] | None = None,
     filters: SearchFilters | None = None,
     conversation: Conversation | None = None,
+    request: Any = None,
 ) -> Answer:
     """Ask and wait for the whole answer. Raises `LLMUnavailable` when the model fails (the
     failure is recorded on the answer); callers show its message."""
     if collection_ids:
         filters = dataclasses.replace(filters or SearchFilters(), collection_ids=list(collection_ids))
     answer = answer_create(user=user, question=question, conversation=conversation, filters=filters)
-    for event in answer_events(answer):
+    for event in answer_events(answer, request):
         if event["type"] == "error":
             raise LLMUnavailable(event["message"])
     answer.refresh_from_db()

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 from django.conf import settings
+from django.core.exceptions import EmptyResultSet
 from django.db.models import Q, QuerySet
 
 from docanalyst.backends import lexical
@@ -168,16 +169,42 @@ def _dense_candidates(
 def _resolve(
     scope: QuerySet[Document], dense: dict[tuple[int, int], float], lexical_ids: Sequence[int]
 ) -> dict[int, Chunk]:
-    """Chunk rows for the candidates, re-checked against the scope."""
-    match = Q(pk__in=list(lexical_ids)) if lexical_ids else Q(pk__in=[])
+    """Chunk rows for the candidates, re-checked against the scope. Two indexed lookups (by primary
+    key; by document and ordinal), never one OR across both, which databases answer with a scan."""
+    found: dict[int, Chunk] = {}
+    related = ("document", "document__collection")
+    if lexical_ids:
+        for chunk in Chunk.objects.filter(pk__in=list(lexical_ids), document__in=scope).select_related(*related):
+            found[chunk.pk] = chunk
+    by_document: dict[int, list[int]] = {}
     for document_id, ordinal in dense:
-        match |= Q(document_id=document_id, ordinal=ordinal)
-    chunks = Chunk.objects.filter(match, document__in=scope).select_related("document", "document__collection")
-    return {chunk.pk: chunk for chunk in chunks}
+        by_document.setdefault(document_id, []).append(ordinal)
+    if by_document:
+        match = Q()
+        for document_id, ordinals in by_document.items():
+            match |= Q(document_id=document_id, ordinal__in=ordinals)
+        for chunk in Chunk.objects.filter(match, document__in=scope).select_related(*related):
+            found[chunk.pk] = chunk
+    return found
+
+
+def lexical_weight_for(query: str) -> float:
+    """How much the lexical leg counts in the fusion for this query. A quoted phrase, or a part or
+    section number that few passages contain, is meant literally: there the lexical leg is the
+    better judge and counts fully. For a question in plain words the vector leg is (measured with
+    bench/eval_retrieval), and the lexical leg only nudges (`SEARCH_LEXICAL_WEIGHT`)."""
+    parsed = lexical.parse_query(query)
+    if parsed.required:
+        return 1.0
+    cap = settings.SEARCH_EXACT_MAX_MATCHES
+    if any(lexical.count_matches(term, cap + 1) <= cap for term in lexical.exact_terms(parsed)):
+        return 1.0
+    return settings.SEARCH_LEXICAL_WEIGHT
 
 
 def _rank(
     method: Method,
+    lexical_weight: float,
     chunks: dict[int, Chunk],
     dense: dict[tuple[int, int], float],
     lexical_ranked: list[tuple[int, float]],
@@ -188,9 +215,10 @@ def _rank(
     lexical_score = dict(lexical_ranked)
     fused: dict[int, float] = {}
     legs: dict[int, list[str]] = {}
+    weights = {"dense": 1.0, "lexical": lexical_weight}
     for leg, order in (("dense", dense_order), ("lexical", lexical_order)):
         for rank, chunk in enumerate(order, start=1):
-            fused[chunk.pk] = fused.get(chunk.pk, 0.0) + 1.0 / (RRF_K + rank)
+            fused[chunk.pk] = fused.get(chunk.pk, 0.0) + weights[leg] / (RRF_K + rank)
             legs.setdefault(chunk.pk, []).append(leg)
     hits = []
     for chunk_id, fused_score in fused.items():
@@ -290,12 +318,18 @@ def chunks_search(
         dense = _dense_candidates(scope, filters, query_vector, depth)
     lexical_ranked: list[tuple[int, float]] = []
     if method is not Method.DENSE:
-        lexical_ranked = lexical.search_chunks(query, scope.order_by().values("pk").query.sql_with_params(), depth)
+        try:
+            scope_sql = scope.order_by().values("pk").query.sql_with_params()
+        except EmptyResultSet:  # nothing can be in scope (no collection the user may read was asked for)
+            scope_sql = None
+        if scope_sql is not None:
+            lexical_ranked = lexical.search_chunks(query, scope_sql, depth)
     if not dense and not lexical_ranked:
         return []
 
     chunks = _resolve(scope, dense, [chunk_id for chunk_id, _ in lexical_ranked])
-    hits = _rank(method, chunks, dense, lexical_ranked)
+    weight = lexical_weight_for(query) if method is Method.HYBRID else 1.0
+    hits = _rank(method, weight, chunks, dense, lexical_ranked)
     if method is Method.HYBRID:
         hits = _rerank(query, hits)
     hits = diversify(hits, k, settings.SEARCH_MAX_PER_DOCUMENT)

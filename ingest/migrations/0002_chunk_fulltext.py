@@ -8,21 +8,23 @@ Chroma is kept in step with the same rows by the index stage (see `ingest/pipeli
 
 from typing import Any
 
-from django.db import migrations
+from django.db import migrations, models
 
 SQLITE_FORWARD = [
     """CREATE VIRTUAL TABLE ingest_chunk_fts USING fts5(
-        text, content='ingest_chunk', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2'
+        text, context, content='ingest_chunk', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2'
     )""",
     """CREATE TRIGGER ingest_chunk_fts_insert AFTER INSERT ON ingest_chunk BEGIN
-        INSERT INTO ingest_chunk_fts(rowid, text) VALUES (new.id, new.text);
+        INSERT INTO ingest_chunk_fts(rowid, text, context) VALUES (new.id, new.text, new.context);
     END""",
     """CREATE TRIGGER ingest_chunk_fts_delete AFTER DELETE ON ingest_chunk BEGIN
-        INSERT INTO ingest_chunk_fts(ingest_chunk_fts, rowid, text) VALUES ('delete', old.id, old.text);
+        INSERT INTO ingest_chunk_fts(ingest_chunk_fts, rowid, text, context)
+        VALUES ('delete', old.id, old.text, old.context);
     END""",
-    """CREATE TRIGGER ingest_chunk_fts_update AFTER UPDATE OF text ON ingest_chunk BEGIN
-        INSERT INTO ingest_chunk_fts(ingest_chunk_fts, rowid, text) VALUES ('delete', old.id, old.text);
-        INSERT INTO ingest_chunk_fts(rowid, text) VALUES (new.id, new.text);
+    """CREATE TRIGGER ingest_chunk_fts_update AFTER UPDATE OF text, context ON ingest_chunk BEGIN
+        INSERT INTO ingest_chunk_fts(ingest_chunk_fts, rowid, text, context)
+        VALUES ('delete', old.id, old.text, old.context);
+        INSERT INTO ingest_chunk_fts(rowid, text, context) VALUES (new.id, new.text, new.context);
     END""",
     "INSERT INTO ingest_chunk_fts(ingest_chunk_fts) VALUES ('rebuild')",
 ]
@@ -33,7 +35,8 @@ SQLITE_BACKWARD = [
     "DROP TABLE IF EXISTS ingest_chunk_fts",
 ]
 POSTGRES_FORWARD = [
-    "CREATE INDEX ingest_chunk_text_fts ON ingest_chunk USING GIN (to_tsvector('english'::regconfig, text))",
+    "CREATE INDEX ingest_chunk_text_fts ON ingest_chunk "
+    "USING GIN (to_tsvector('english'::regconfig, context || ' ' || text))",
 ]
 POSTGRES_BACKWARD = ["DROP INDEX IF EXISTS ingest_chunk_text_fts"]
 
@@ -49,10 +52,23 @@ def _run(statements: dict[str, list[str]]) -> Any:
     return run
 
 
+def _fill_context(apps: Any, schema_editor: Any) -> None:
+    Chunk = apps.get_model("ingest", "Chunk")
+    for chunk in Chunk.objects.select_related("document").iterator(chunk_size=2000):
+        chunk.context = chunk_context(chunk.document.title, chunk.section)
+        chunk.save(update_fields=["context"])
+
+
+def chunk_context(title: str, section: str) -> str:
+    return f"{title} — {section}"[:1000] if section else title[:1000]
+
+
 class Migration(migrations.Migration):
     dependencies = [("ingest", "0001_initial")]
 
     operations = [
+        migrations.AddField(model_name="chunk", name="context", field=models.CharField(blank=True, max_length=1000)),
+        migrations.RunPython(_fill_context, migrations.RunPython.noop),
         migrations.RunPython(
             _run({"sqlite": SQLITE_FORWARD, "postgresql": POSTGRES_FORWARD}),
             _run({"sqlite": SQLITE_BACKWARD, "postgresql": POSTGRES_BACKWARD}),

@@ -16,6 +16,13 @@ from ingest.models import Chunk, Document
 NO_PAGE = -1  # Chroma metadata cannot hold None
 
 
+def embedding_text(chunk: Chunk) -> str:
+    """What is embedded for a chunk: its context (document title and section) as a header line,
+    then its text. A passage of a table rarely names the company, product or quarter it is about;
+    the header carries that, so the vector does too. The stored and shown text stays the chunk's own."""
+    return f"{chunk.context[:120]}\n{chunk.text}" if chunk.context else chunk.text
+
+
 def embed_chunks(
     chunks: Sequence[Chunk],
     on_progress: Callable[[int, int], None] | None = None,
@@ -32,7 +39,7 @@ def embed_chunks(
         indices = order[start : start + window]
         if threads is not None:
             embedder.set_threads(threads())
-        for index, vector in zip(indices, embedder.encode([chunks[i].text for i in indices]), strict=True):
+        for index, vector in zip(indices, embedder.encode([embedding_text(chunks[i]) for i in indices]), strict=True):
             vectors[index] = vector
         if on_progress:
             on_progress(min(start + window, len(order)), len(order))

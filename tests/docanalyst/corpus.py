@@ -50,7 +50,14 @@ def indexed_document(
         Document.objects.filter(pk=document.pk).update(created_at=moment)
         document.refresh_from_db()
     chunks = Chunk.objects.bulk_create(
-        Chunk(document=document, ordinal=i, text=text, page_number=i + 1, token_count=len(text) // 4)
+        Chunk(
+            document=document,
+            ordinal=i,
+            text=text,
+            page_number=i + 1,
+            token_count=len(text) // 4,
+            context=Chunk.context_for(document.title, ""),
+        )
         for i, text in enumerate(passages)
     )
     index_chunks(document, chunks, embed_chunks(chunks))

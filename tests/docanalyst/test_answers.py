@@ -45,8 +45,14 @@ def llm_at(settings: Any) -> Any:
     llm_backend.get_llm.cache_clear()
 
 
+def _asker() -> Any:
+    from django.contrib.auth.models import User
+
+    return User.objects.get(username="asker")
+
+
 def _corpus() -> Any:
-    collection = CollectionFactory()
+    collection = CollectionFactory(readers=[_asker()])
     indexed_document(collection, "bolts.pdf", ["General notes on fasteners and corrosion.", TORQUE])
     indexed_document(collection, "hinges.pdf", ["Door hinge pins are made of brass and greased yearly."])
     return collection
@@ -108,7 +114,7 @@ def test_a_question_the_documents_do_not_answer_says_so_and_shows_the_closest_pa
 
 
 def test_the_context_sent_to_the_model_is_fitted_to_its_window(asker: Any, llm_at: Any, settings: Any) -> None:
-    collection = CollectionFactory()
+    collection = CollectionFactory(readers=[_asker()])
     long_text = " ".join(
         f"Anchor bolt TC-4410-B inspection note {i}: torque checked, threads clean." for i in range(25)
     )
@@ -222,3 +228,22 @@ def test_the_conversations_api_lists_shows_continues_and_deletes_a_users_convers
     assert [t["question"] for t in detail["turns"]] == [QUESTION, "What material is it made of?"]
     assert detail["turns"][0]["chunks_sent"] and detail["turns"][0]["citations"][0]["page"] == 2
     assert deleted.status_code == 204 and not Conversation.objects.exists() and not Answer.objects.exists()
+
+
+def test_an_answer_is_withheld_once_its_sources_are_no_longer_readable(asker: Any) -> None:
+    from ingest.models import CollectionAccess
+
+    _corpus()
+    answer = answer_question(user=asker, question=QUESTION)
+    browser = Client()
+    browser.force_login(asker)
+    before = browser.get(f"/answers/{answer.pk}/").content.decode()
+
+    CollectionAccess.objects.filter(user=asker).delete()
+    after = browser.get(f"/answers/{answer.pk}/").content.decode()
+    page = browser.get(f"/conversations/{answer.conversation_id}/").content.decode()
+    replay = b"".join(browser.get(f"/answers/{answer.pk}/stream").streaming_content).decode()
+
+    assert "42 newton metres" in before
+    for shown in (after, page, replay):
+        assert "42 newton metres" not in shown and "withheld" in shown

@@ -75,7 +75,7 @@ def test_the_openapi_schema_describes_the_endpoints() -> None:
 
 @pytest.mark.worker
 def test_upload_poll_search_ask_summarize_and_export_through_the_api(ingest_stack: Any, tmp_path: Path) -> None:
-    UserFactory(username="api-user")
+    UserFactory(username="api-user", roles=["admin", "compliance"])
     client = bearer_client(token_for("api-user"))
     corrupt = tmp_path / "corrupt.pdf"
     corrupt.write_bytes(b"%PDF-1.4 nothing else")

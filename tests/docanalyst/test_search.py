@@ -39,7 +39,7 @@ def titles(hits: list[Any]) -> list[str]:
 
 
 def test_hybrid_search_finds_a_part_number_that_vector_search_alone_misses(reader: Any) -> None:
-    collection = CollectionFactory()
+    collection = CollectionFactory(readers=[reader])
     indexed_document(collection, "maintenance/2024-east-span.pdf", [MAINTENANCE.format(part="TC-4410-B")])
     indexed_document(collection, "catalogue/bolts.pdf", DECOYS)
 
@@ -52,13 +52,16 @@ def test_hybrid_search_finds_a_part_number_that_vector_search_alone_misses(reade
 
 
 def test_an_exact_phrase_section_number_and_standard_are_found_by_hybrid_search(reader: Any) -> None:
-    collection = CollectionFactory()
+    collection = CollectionFactory(readers=[reader])
+    # The phrase once, inside a long passage about something else; paraphrases that are about
+    # nothing but limits of liability — what a vector for the phrase lands on first.
     indexed_document(
         collection,
-        "contracts/supply.pdf",
+        "contracts/supply-a.pdf",
         [
-            "Clause 14 sets out the limitation of liability: neither party is liable for indirect loss.",
-            "The supplier keeps the goods insured until delivery to the site.",
+            "Deliveries arrive at the north gate between seven and nine. The supplier keeps the goods insured "
+            "until delivery, unloads them with its own crane and removes all packaging; site access passes are "
+            "issued by the main contractor, and the limitation of liability in clause 14 applies to all of it."
         ],
     )
     paraphrases = [
@@ -66,8 +69,9 @@ def test_an_exact_phrase_section_number_and_standard_are_found_by_hybrid_search(
         "Liability limits do not apply to fraud or to death and personal injury.",
         "The limits on what either side can be held liable for are set out below.",
         "Damages recoverable under this agreement are capped and excluded as follows.",
+        "Liability is limited: neither party is liable for indirect or consequential loss.",
     ]
-    indexed_document(collection, "contracts/services.pdf", paraphrases)
+    indexed_document(collection, "contracts/supply-b.pdf", paraphrases)
     indexed_document(
         collection,
         "specs/machining.pdf",
@@ -80,18 +84,18 @@ def test_an_exact_phrase_section_number_and_standard_are_found_by_hybrid_search(
     )
 
     phrase = chunks_search(user=reader, query='"limitation of liability"', k=3)
-    dense_phrase = chunks_search(user=reader, query='"limitation of liability"', k=1, method=Method.DENSE)
+    dense_phrase = chunks_search(user=reader, query='"limitation of liability"', k=3, method=Method.DENSE)
     section = chunks_search(user=reader, query="§ 9.2", k=1)
     standard = chunks_search(user=reader, query="ISO 2768-m", k=1)
 
-    assert phrase[0].document.title == "supply.pdf" and "limitation of liability" in phrase[0].chunk.text
-    assert dense_phrase[0].document.title == "services.pdf"  # the premise: vectors prefer a paraphrase
+    assert phrase[0].document.title == "supply-a.pdf" and "limitation of liability" in phrase[0].chunk.text
+    assert "supply-a.pdf" not in titles(dense_phrase)  # the premise: vectors alone prefer the paraphrases
     assert section[0].chunk.text.startswith("§ 9.2")
     assert "ISO 2768-m" in standard[0].chunk.text
 
 
 def test_lexical_query_syntax_cannot_be_injected_into_the_full_text_engine(reader: Any) -> None:
-    indexed_document(CollectionFactory(), "notes.pdf", ["Plain notes about NEAR and OR operators."])
+    indexed_document(CollectionFactory(readers=[reader]), "notes.pdf", ["Plain notes about NEAR and OR operators."])
 
     for hostile in ['" OR 1=1 --', "NEAR(a b)", "*", "col:value", "'; DROP TABLE ingest_chunk; --", '"""']:
         chunks_search(user=reader, query=hostile, k=3, method=Method.LEXICAL)  # must not raise
@@ -128,7 +132,7 @@ def _filtered_corpus(collection: Any, other_collection: Any) -> dict[str, Docume
 
 @pytest.mark.parametrize("method", [Method.HYBRID, Method.DENSE, Method.LEXICAL])
 def test_each_filter_narrows_the_results_and_still_returns_k(reader: Any, method: Method) -> None:
-    collection, other_collection = CollectionFactory(), CollectionFactory()
+    collection, other_collection = CollectionFactory(readers=[reader]), CollectionFactory(readers=[reader])
     docs = _filtered_corpus(collection, other_collection)
     query = "fire door inspection closers seals"
     cases = {
@@ -151,7 +155,7 @@ def test_each_filter_narrows_the_results_and_still_returns_k(reader: Any, method
 
 
 def test_one_long_document_does_not_fill_every_slot(reader: Any) -> None:
-    collection = CollectionFactory()
+    collection = CollectionFactory(readers=[reader])
     long_document = [f"Concrete curing procedure step {i}: keep the slab moist and covered." for i in range(30)]
     indexed_document(collection, "long.pdf", long_document)
     indexed_document(collection, "short-a.pdf", ["Curing concrete slabs: cover them and keep them moist."])
@@ -169,7 +173,7 @@ def test_one_long_document_does_not_fill_every_slot(reader: Any) -> None:
 
 
 def test_superseded_versions_and_deleted_documents_never_appear(reader: Any) -> None:
-    collection = CollectionFactory()
+    collection = CollectionFactory(readers=[reader])
     v1 = indexed_document(collection, "spec.pdf", ["Revision A: the beam is grade S275 quartzite-tested steel."])
     v2 = indexed_document(
         collection, "spec.pdf", ["Revision B: the beam is grade S355 steel."], version=2, is_latest=False, previous=v1
@@ -192,7 +196,7 @@ def test_superseded_versions_and_deleted_documents_never_appear(reader: Any) -> 
 
 
 def test_a_vector_whose_row_is_gone_is_not_returned(reader: Any, vector_store: Any) -> None:
-    collection = CollectionFactory()
+    collection = CollectionFactory(readers=[reader])
     ghost = indexed_document(collection, "ghost.pdf", ["Ghost passage about cathodic protection of piles."])
     Document.objects.filter(pk=ghost.pk).delete()  # the row goes, the vector stays behind (a race)
 
@@ -209,7 +213,7 @@ def test_the_reranker_orders_results_when_one_is_configured(reader: Any, setting
     CrossEncoder(str(embedding_model_path()), num_labels=1).save(str(model_dir))  # a local model, any weights
     settings.RERANKER_MODEL = str(model_dir)
     get_reranker.cache_clear()
-    collection = CollectionFactory()
+    collection = CollectionFactory(readers=[reader])
     for i in range(5):
         indexed_document(collection, f"report-{i}.pdf", [f"Pump station {i} report: flow, pressure and vibration."])
     try:
@@ -227,7 +231,7 @@ def test_the_reranker_orders_results_when_one_is_configured(reader: Any, setting
 def test_the_search_api_applies_filters_and_explains_bad_ones(reader: Any) -> None:
     from rest_framework.test import APIClient
 
-    collection, other_collection = CollectionFactory(), CollectionFactory()
+    collection, other_collection = CollectionFactory(readers=[reader]), CollectionFactory(readers=[reader])
     docs = _filtered_corpus(collection, other_collection)
     client = APIClient()
     client.force_authenticate(reader)
@@ -252,7 +256,7 @@ def test_the_search_api_applies_filters_and_explains_bad_ones(reader: Any) -> No
 def test_the_search_page_shows_filters_and_searches_inside_one_document(reader: Any) -> None:
     from django.test import Client
 
-    collection, other_collection = CollectionFactory(), CollectionFactory()
+    collection, other_collection = CollectionFactory(readers=[reader]), CollectionFactory(readers=[reader])
     docs = _filtered_corpus(collection, other_collection)
     browser = Client()
     browser.force_login(reader)

@@ -184,11 +184,11 @@ def stored_document(collection: Collection, source: Path, mime_type: str) -> Doc
 
 
 @pytest.fixture
-def library(db: Any, settings: Any, tmp_path: Path, manual: Path) -> dict[str, Any]:
+def library(db: Any, settings: Any, tmp_path: Path, manual: Path, user: Any) -> dict[str, Any]:
     """The manual as a ready PDF document with one chunk per page (the page-2 chunk spaced as
-    pdfminer spaces it), and a plain-text document beside it."""
+    pdfminer spaces it), and a plain-text document beside it, in a collection `user` may read."""
     settings.MEDIA_ROOT = str(tmp_path / "media")
-    collection = CollectionFactory()
+    collection = CollectionFactory(readers=[user])
     pdf = stored_document(collection, manual, "application/pdf")
     chunks = [
         Chunk.objects.create(document=pdf, ordinal=n, page_number=n + 1, text="\n\n".join(lines))
@@ -236,11 +236,13 @@ def test_the_page_image_highlights_nothing_without_a_chunk_of_that_document(
 
 
 def test_the_page_image_is_404_for_a_missing_page_a_non_pdf_or_an_unknown_document(
-    client_logged_in: Client, library: dict[str, Any]
+    client_logged_in: Client, library: dict[str, Any], user: Any
 ) -> None:
     unknown = Document.objects.order_by("-pk").values_list("pk", flat=True).first() + 1
     # PDF bytes in a document not parsed as a PDF: its page numbers are not the PDF's, so no image.
-    not_treated_as_pdf = stored_document(CollectionFactory(), Path(library["pdf"].file.path), "application/x-unknown")
+    not_treated_as_pdf = stored_document(
+        CollectionFactory(readers=[user]), Path(library["pdf"].file.path), "application/x-unknown"
+    )
 
     assert client_logged_in.get(image_url(library["pdf"], 4)).status_code == 404
     assert client_logged_in.get(image_url(library["text"], 1, library["text_chunk"])).status_code == 404

@@ -54,7 +54,8 @@ def zip_upload(name: str, members: dict[str, bytes], raw: list[zipfile.ZipInfo] 
 
 
 def test_an_archive_becomes_documents_whose_folders_are_their_paths(ingest_stack: Any, tmp_path: Path) -> None:
-    user, collection = UserFactory(), CollectionFactory()
+    user = UserFactory()
+    collection = CollectionFactory(writers=[user])
     tar_buffer = io.BytesIO()
     with tarfile.open(fileobj=tar_buffer, mode="w:gz") as tar:
         payload = b"Inspection notes\n\nThe north abutment shows hairline cracks.\n"
@@ -84,7 +85,8 @@ def test_an_archive_becomes_documents_whose_folders_are_their_paths(ingest_stack
 
 
 def test_hostile_archive_members_are_refused_and_the_rest_is_ingested(ingest_stack: Any, tmp_path: Path) -> None:
-    user, collection = UserFactory(), CollectionFactory()
+    user = UserFactory()
+    collection = CollectionFactory(writers=[user])
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("good/readme.txt", "Readme\n\nThe pump runs at 1450 rpm.\n")
@@ -120,7 +122,8 @@ def test_hostile_archive_members_are_refused_and_the_rest_is_ingested(ingest_sta
 
 
 def test_a_zip_bomb_ends_the_batch_with_a_clear_reason_and_fills_no_disk(ingest_stack: Any, tmp_path: Path) -> None:
-    user, collection = UserFactory(), CollectionFactory()
+    user = UserFactory()
+    collection = CollectionFactory(writers=[user])
     buffer = io.BytesIO()
     with (
         zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive,
@@ -147,7 +150,8 @@ def test_a_zip_bomb_ends_the_batch_with_a_clear_reason_and_fills_no_disk(ingest_
 def test_a_corrupt_archive_is_reported_and_other_files_of_the_upload_are_ingested(
     ingest_stack: Any, tmp_path: Path
 ) -> None:
-    user, collection = UserFactory(), CollectionFactory()
+    user = UserFactory()
+    collection = CollectionFactory(writers=[user])
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     corrupt = SimpleUploadedFile("broken.zip", b"PK\x03\x04" + b"\x13" * 400)
@@ -166,7 +170,8 @@ def test_a_corrupt_archive_is_reported_and_other_files_of_the_upload_are_ingeste
 def test_an_exact_duplicate_is_recorded_and_never_processed_twice(
     ingest_stack: Any, vector_store: Any, tmp_path: Path
 ) -> None:
-    user, collection = UserFactory(), CollectionFactory()
+    user = UserFactory()
+    collection = CollectionFactory(writers=[user])
     pdf = make_pdf(tmp_path / "spec.pdf", [["Spec", "Weld class B applies to all joints."]])
     (first,) = services.documents_create(collection=collection, uploaded_files=[upload(pdf)], user=user)
     wait_until(lambda: Document.objects.get(pk=first.pk).status == Document.Status.READY, 120, "first ready")
@@ -185,7 +190,8 @@ def test_an_exact_duplicate_is_recorded_and_never_processed_twice(
 def test_a_new_file_under_an_existing_path_is_a_new_version_and_search_uses_the_latest(
     ingest_stack: Any, vector_store: Any, tmp_path: Path
 ) -> None:
-    user, collection = UserFactory(), CollectionFactory()
+    user = UserFactory()
+    collection = CollectionFactory(writers=[user])
     (tmp_path / "v1").mkdir()
     old = make_pdf(tmp_path / "v1" / "rates.pdf", [["Rates"], ["The hourly rate is 95 euros for inspections."]])
     (v1,) = services.documents_create(collection=collection, uploaded_files=[upload(old)], user=user)
@@ -226,7 +232,8 @@ def test_a_new_file_under_an_existing_path_is_a_new_version_and_search_uses_the_
 
 
 def test_email_attachments_become_child_documents_linked_to_their_email(ingest_stack: Any, tmp_path: Path) -> None:
-    user, collection = UserFactory(), CollectionFactory()
+    user = UserFactory()
+    collection = CollectionFactory(writers=[user])
     annex = make_pdf(tmp_path / "annex.pdf", [["Annex"], ["Liability is capped at one million euros."]])
     mail = fx.make_eml(
         tmp_path / "signed.eml",
@@ -252,7 +259,8 @@ def test_email_attachments_become_child_documents_linked_to_their_email(ingest_s
 
 
 def test_a_cancelled_batch_stops_and_failed_documents_can_be_retried(ingest_stack: Any, tmp_path: Path) -> None:
-    user, collection = UserFactory(), CollectionFactory()
+    user = UserFactory()
+    collection = CollectionFactory(writers=[user])
     files = [upload(make_pdf(tmp_path / f"doc{i}.pdf", [[f"Document {i}", f"Clause {i} applies."]])) for i in range(6)]
     batch = uploads.batch_create_from_uploads(collection=collection, files=files, user=user)
 
@@ -294,7 +302,8 @@ def test_the_ingest_command_ingests_a_folder_through_the_workers(ingest_stack: A
 def test_reindex_rebuilds_the_vectors_of_every_ready_document(
     ingest_stack: Any, vector_store: Any, tmp_path: Path
 ) -> None:
-    user, collection = UserFactory(), CollectionFactory(name="Reindexed")
+    user = UserFactory()
+    collection = CollectionFactory(name="Reindexed", writers=[user])
     files = [upload(make_pdf(tmp_path / f"r{i}.pdf", [[f"Report {i}", f"Finding {i} is minor."]])) for i in range(3)]
     created = services.documents_create(collection=collection, uploaded_files=files, user=user)
     wait_until(

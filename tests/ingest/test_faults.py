@@ -32,7 +32,8 @@ def assert_exactly_one_set_of_chunks(document: Document, vector_store: Any) -> N
 
 
 def batch_of(tmp_path: Path, count: int, pages: int) -> tuple[Batch, list[Document]]:
-    user, collection = UserFactory(), CollectionFactory()
+    user = UserFactory()
+    collection = CollectionFactory(writers=[user])
     files = [upload(long_pdf(tmp_path / f"report-{i}.pdf", pages)) for i in range(count)]
     batch = uploads.batch_create_from_uploads(collection=collection, files=files, user=user)
     return batch, list(Document.objects.filter(batch=batch).order_by("pk"))

@@ -37,7 +37,8 @@ def planted_pdf(tmp_path: Path) -> Path:
 
 def ingest_planted(tmp_path: Path) -> tuple[Any, Any, Document]:
     """A user, a collection and the planted PDF ingested into it, ready."""
-    user, collection = UserFactory(), CollectionFactory()
+    user = UserFactory(roles=["employee", "compliance"])
+    collection = CollectionFactory(writers=[user])
     (document,) = services.documents_create(
         collection=collection, uploaded_files=[upload(planted_pdf(tmp_path))], user=user
     )
@@ -49,7 +50,7 @@ def test_the_worker_ingests_pdf_docx_and_text_and_search_finds_the_planted_passa
     ingest_stack: Any, vector_store: Any, tmp_path: Path
 ) -> None:
     user = UserFactory()
-    collection = CollectionFactory()
+    collection = CollectionFactory(writers=[user])
     docx_path = make_docx(
         tmp_path / "contract.docx",
         [

@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
+from audit.services import audit_record
 from ingest import selectors, services, uploads
 
 
@@ -34,6 +35,14 @@ class Command(BaseCommand):
             raise CommandError(f"No user named {user!r}.")
         target = services.collection_get_or_create(name=collection)
         batch = uploads.batch_create_from_path(collection=target, path=path.resolve(), user=uploader)
+        audit_record(
+            action="batch.create",
+            actor=uploader,
+            via="cli",
+            target_type="batch",
+            target_id=batch.pk,
+            details={"collection_id": target.pk, "path": str(path.resolve())},
+        )
         self.stdout.write(f"Batch {batch.pk}: {batch.name} → {target.name}")
         if no_wait:
             return
