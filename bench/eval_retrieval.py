@@ -476,6 +476,15 @@ def drop_collection(collection: Collection) -> None:
     collection.delete()
 
 
+def drop_synthetic_collections() -> None:
+    """Before the quality phase: the full-text engine's term statistics (BM25's IDF) are global,
+    so a synthetic corpus left in a kept database would change the lexical scores of the real one."""
+    from ingest.models import Collection
+
+    for synthetic in Collection.objects.filter(name__startswith=SYNTHETIC_PREFIX):
+        drop_collection(synthetic)
+
+
 def synthetic_collection(size: int, vocabulary: Callable[[], Vocabulary]) -> tuple[Collection, str]:
     """The synthetic collection of `size` chunks: reused when a kept scratch directory holds it
     complete, otherwise (re)built. Synthetic collections of other sizes are dropped."""
@@ -753,6 +762,7 @@ def evaluate(args: argparse.Namespace, questions_path: Path, folder: Path, stack
     judged = judge_phase(questions, questions_path, documents, report)
     user = eval_user()
     grant_read(user, collection)
+    drop_synthetic_collections()
     quality_phase(judged, collection, user, args.k, report)
     if args.scale > 0:
         scale_phase(args.scale, judged[: args.scale_queries], documents, user, args.k, report)

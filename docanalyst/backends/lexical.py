@@ -85,9 +85,11 @@ def fts5_match(query: LexicalQuery) -> str:
 
 
 def exact_terms(query: LexicalQuery) -> list[LexicalTerm]:
-    """The terms a user means literally: quoted phrases and words of several tokens (part numbers,
-    section numbers, standards)."""
-    return [*query.required, *(t for t in query.optional if len(t.tokens) > 1)]
+    """The terms a user means literally: quoted phrases, and words of several tokens with a digit
+    in them — part numbers, section numbers, standards (TC-4410-B, 9.2, 2768-m) — but not
+    hyphenated words (year-over-year, non-GAAP)."""
+    coded = [t for t in query.optional if len(t.tokens) > 1 and any(c.isdigit() for c in t.original)]
+    return [*query.required, *coded]
 
 
 def count_matches(term: LexicalTerm, cap: int) -> int:

@@ -170,34 +170,37 @@ def _resolve(
     scope: QuerySet[Document], dense: dict[tuple[int, int], float], lexical_ids: Sequence[int]
 ) -> dict[int, Chunk]:
     """Chunk rows for the candidates, re-checked against the scope. Two indexed lookups (by primary
-    key; by document and ordinal), never one OR across both, which databases answer with a scan."""
+    key; by document and ordinal), never ORs across columns, which SQLite answers with a scan."""
     found: dict[int, Chunk] = {}
     related = ("document", "document__collection")
     if lexical_ids:
         for chunk in Chunk.objects.filter(pk__in=list(lexical_ids), document__in=scope).select_related(*related):
             found[chunk.pk] = chunk
-    by_document: dict[int, list[int]] = {}
-    for document_id, ordinal in dense:
-        by_document.setdefault(document_id, []).append(ordinal)
-    if by_document:
-        match = Q()
-        for document_id, ordinals in by_document.items():
-            match |= Q(document_id=document_id, ordinal__in=ordinals)
-        for chunk in Chunk.objects.filter(match, document__in=scope).select_related(*related):
+    if dense:
+        # Both INs walk the (document, ordinal) index; the few extra pairs are dropped here.
+        documents = {document_id for document_id, _ in dense}
+        ordinals = {ordinal for _, ordinal in dense}
+        pairs = Chunk.objects.filter(document_id__in=documents, ordinal__in=ordinals, document__in=scope)
+        wanted = [
+            pk
+            for pk, document_id, ordinal in pairs.values_list("pk", "document_id", "ordinal")
+            if (document_id, ordinal) in dense
+        ]
+        for chunk in Chunk.objects.filter(pk__in=wanted).select_related(*related):
             found[chunk.pk] = chunk
     return found
 
 
 def lexical_weight_for(query: str) -> float:
     """How much the lexical leg counts in the fusion for this query. A quoted phrase, or a part or
-    section number that few passages contain, is meant literally: there the lexical leg is the
+    section number that some but few passages contain, is meant literally: there the lexical leg is the
     better judge and counts fully. For a question in plain words the vector leg is (measured with
     bench/eval_retrieval), and the lexical leg only nudges (`SEARCH_LEXICAL_WEIGHT`)."""
     parsed = lexical.parse_query(query)
     if parsed.required:
         return 1.0
     cap = settings.SEARCH_EXACT_MAX_MATCHES
-    if any(lexical.count_matches(term, cap + 1) <= cap for term in lexical.exact_terms(parsed)):
+    if any(1 <= lexical.count_matches(term, cap + 1) <= cap for term in lexical.exact_terms(parsed)):
         return 1.0
     return settings.SEARCH_LEXICAL_WEIGHT
 
