@@ -486,8 +486,9 @@ def drop_synthetic_collections() -> None:
 
 
 def synthetic_collection(size: int, vocabulary: Callable[[], Vocabulary]) -> tuple[Collection, str]:
-    """The synthetic collection of `size` chunks: reused when a kept scratch directory holds it
-    complete, otherwise (re)built. Synthetic collections of other sizes are dropped."""
+    """The synthetic collection of `size` chunks, built for the scale phase. (The quality phase
+    drops synthetic collections first — BM25 statistics are global — so a kept scratch directory
+    only holds one between the scale phase and the next run; reuse covers that window.)"""
     from docanalyst.backends.vectorstore import get_vector_store
     from ingest.models import Chunk, Collection
 
