@@ -344,7 +344,7 @@ SEARCH_CANDIDATES = env_int("SEARCH_CANDIDATES", 40, minimum=1)
 # The lexical leg's weight in the reciprocal-rank fusion, relative to the vector leg's 1.0, for a
 # question in plain words. A quoted phrase, or a multi-token term (TC-4410-B, 9.2) found in at most
 # SEARCH_EXACT_MAX_MATCHES passages, is meant literally: there the lexical leg counts fully.
-SEARCH_LEXICAL_WEIGHT = env_float("SEARCH_LEXICAL_WEIGHT", 0.2)
+SEARCH_LEXICAL_WEIGHT = env_float("SEARCH_LEXICAL_WEIGHT", 0.04)
 SEARCH_EXACT_MAX_MATCHES = env_int("SEARCH_EXACT_MAX_MATCHES", 50, minimum=1)
 if SEARCH_LEXICAL_WEIGHT < 0:
     raise ImproperlyConfigured("SEARCH_LEXICAL_WEIGHT must be zero or more.")
