@@ -37,16 +37,18 @@ def answers_checked(user: User, answers: Iterable[Answer]) -> list[Answer]:
     """Answers as they may be shown now: an answer whose passages came from a collection the user
     can no longer read (access revoked, document deleted) is withheld — its text quotes them."""
     answers = list(answers)
-    cited: set[int] = set()
-    for answer in answers:
-        cited |= {int(c["document_id"]) for c in [*answer.citations, *answer.closest]}
-        cited |= {int(v.split(":", 1)[0]) for v in answer.chunks_sent if v.split(":", 1)[0].isdigit()}
+    used = {answer.pk: _source_document_ids(answer) for answer in answers}
+    cited = set().union(*used.values())
     readable = set(
         Document.objects.filter(pk__in=cited, collection__in=collections_readable_by(user)).values_list("pk", flat=True)
     )
     for answer in answers:
-        used = {int(c["document_id"]) for c in [*answer.citations, *answer.closest]}
-        used |= {int(v.split(":", 1)[0]) for v in answer.chunks_sent if v.split(":", 1)[0].isdigit()}
-        if used - readable:
+        if used[answer.pk] - readable:
             answer.text, answer.citations, answer.closest, answer.supported = WITHHELD_TEXT, [], [], False
     return answers
+
+
+def _source_document_ids(answer: Answer) -> set[int]:
+    """The documents an answer drew on: cited, shown as closest, or sent to the model."""
+    ids = {int(c["document_id"]) for c in [*answer.citations, *answer.closest]}
+    return ids | {int(v.split(":", 1)[0]) for v in answer.chunks_sent if v.split(":", 1)[0].isdigit()}

@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import threading
-import uuid
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -194,7 +193,6 @@ def test_concurrent_appends_keep_the_chain_gapless(transactional_db: Any) -> Non
     assert f"audit trail intact: {total} entries" in verify()
 
 
-POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 POSTGRES_SCRIPT = """
 import datetime, threading, uuid
 from io import StringIO
@@ -228,18 +226,6 @@ try:
 except CommandError as exc:
     print(exc)
 """
-
-
-@pytest.fixture
-def postgres_url() -> Any:
-    import psycopg
-
-    name = f"docanalyst_audit_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=5) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_the_chain_holds_on_postgresql_under_concurrent_appends(postgres_url: str, tmp_path: Path) -> None:

@@ -5,10 +5,9 @@ the quality), and against a stub that fails in each way a real server can."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from docanalyst.backends import llm as llm_backend
 from docanalyst.backends.llm import LLMUnavailable, Message, OpenAICompatibleLLM
 from docanalyst.models import Answer
 from docanalyst.services.answers import answer_question
+from tests.docanalyst.llm_stub import StubServer
 from tests.docanalyst.test_api import bearer_client, token_for
 from tests.ingest.test_tasks import ingest_planted
 
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.llm
 QUESTION = "What is the torque value for anchor bolt TC-4410-B?"
 
 
-class FaultyServer:
+class FaultyServer(StubServer):
     """An OpenAI-compatible endpoint that misbehaves on purpose: `slow`, `error` or `garbage`."""
 
     def __init__(self, mode: str) -> None:
@@ -63,20 +63,7 @@ class FaultyServer:
                     self.wfile.write(b"data: {this is not json\n\n")
                     self.wfile.flush()
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-
-    def __enter__(self) -> FaultyServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
 
 
 @pytest.fixture
