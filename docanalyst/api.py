@@ -1,14 +1,12 @@
-"""REST endpoints for search, questions and summaries (`/api/v1/`)."""
+"""REST endpoints for search and questions (`/api/v1/`); compliance work is in `compliance_api`."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -19,16 +17,11 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from audit.services import audit_record, text_sha256
+from audit.services import audit_record
 from docanalyst import selectors as read_selectors
-from docanalyst.backends.llm import LLMUnavailable
 from docanalyst.forms import SearchForm
-from docanalyst.roles import is_compliance_officer
-from docanalyst.services import answers, exports, summaries
+from docanalyst.services import answers
 from docanalyst.services.search import FILE_TYPES, Method, chunks_search
-from ingest import selectors
-
-EXPORT_FORMATS = ("md", "pdf")
 
 
 def page_url(document_id: int, page: int | None, chunk_id: int | None = None) -> str:
@@ -265,93 +258,3 @@ class ConversationDetailApi(APIView):
         conversation = get_object_or_404(read_selectors.conversations_of(request.user), pk=conversation_id)
         conversation.delete()
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-def summary_payload(summary: Any) -> dict[str, Any]:
-    return {
-        "id": summary.pk,
-        "document_id": summary.document_id,
-        "summary": summary.text,
-        "backend": summary.backend,
-        "model": summary.model_name,
-        "created_at": summary.created_at.isoformat(),
-        "citations": citations_with_urls(summary.citations),
-        "exports": {
-            "markdown": reverse("api-summary-export", args=[summary.pk, "md"]),
-            "pdf": reverse("api-summary-export", args=[summary.pk, "pdf"]),
-        },
-    }
-
-
-class DocumentSummaryApi(APIView):
-    throttle_classes = [ScopedRateThrottle]  # settings.RATE_LIMIT_SUMMARIZE per user
-    throttle_scope = "summarize"
-
-    @extend_schema(
-        request=None, responses={201: inline_serializer("SummaryResult", {"summary": serializers.CharField()})}
-    )
-    def post(self, request: Request, document_id: int) -> Response:
-        document = get_object_or_404(selectors.documents_visible_to(request.user), pk=document_id)
-        try:
-            summary = summaries.summary_create(user=request.user, document=document)
-            audit_summary(request, summary)
-        except summaries.SummaryNotPossible as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
-        except LLMUnavailable as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
-        return Response(summary_payload(summary), status=status.HTTP_201_CREATED)
-
-
-class SummaryDetailApi(APIView):
-    def get(self, request: Request, summary_id: int) -> Response:
-        summary = get_object_or_404(read_selectors.summaries_visible_to(request.user), pk=summary_id)
-        return Response(summary_payload(summary))
-
-
-def audit_summary(request: Any, summary: Any) -> None:
-    audit_record(
-        action="summary",
-        request=request,
-        target_type="summary",
-        target_id=summary.pk,
-        details={
-            "document_id": summary.document_id,
-            "document_sha256": summary.document_sha256,
-            "backend": summary.backend,
-            "model": summary.model_name,
-            "prompt_version": summary.prompt_version,
-            "summary_sha256": text_sha256(summary.text),
-        },
-    )
-
-
-def export_response(request: Any, summary: Any, fmt: str) -> HttpResponse:
-    """An export of a stored summary: compliance officers only, and recorded in the audit trail."""
-    if not is_compliance_officer(request.user):
-        raise PermissionDenied("Exports are for compliance officers.")
-    if fmt not in EXPORT_FORMATS:
-        raise Http404(f"Unknown export format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}.")
-    stem = f"summary-{summary.pk}"
-    if fmt == "md":
-        body = exports.summary_to_markdown(summary).encode("utf-8")
-        response = HttpResponse(body, content_type="text/markdown; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{stem}.md"'
-    else:
-        body = exports.summary_to_pdf(summary)
-        response = HttpResponse(body, content_type="application/pdf")
-        response["Content-Disposition"] = f'attachment; filename="{stem}.pdf"'
-    audit_record(
-        action="export",
-        request=request,
-        target_type="summary",
-        target_id=summary.pk,
-        details={"format": fmt, "document_id": summary.document_id, "sha256": hashlib.sha256(body).hexdigest()},
-    )
-    return response
-
-
-class SummaryExportApi(APIView):
-    @extend_schema(responses={(200, "text/markdown"): bytes, (200, "application/pdf"): bytes})
-    def get(self, request: Request, summary_id: int, fmt: str) -> HttpResponse:
-        summary = get_object_or_404(read_selectors.summaries_visible_to(request.user), pk=summary_id)
-        return export_response(request, summary, fmt)

@@ -74,6 +74,13 @@ def env_float(name: str, default: float) -> float:
         raise ImproperlyConfigured(f"{name}={raw!r} is not a number.") from exc
 
 
+def env_choice(name: str, default: str, choices: list[str]) -> str:
+    value = env_str(name, default)
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}; got {value!r}.")
+    return value
+
+
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
@@ -287,18 +294,35 @@ CELERY_TASK_ROUTES = {
     "ingest.tasks.parse_document": {"queue": "parse"},
     "ingest.tasks.embed_document": {"queue": "embed"},
     "ingest.tasks.unpack_archive": {"queue": "parse"},
+    "docanalyst.tasks.summarize": {"queue": "analysis"},
+    "docanalyst.tasks.compare": {"queue": "analysis"},
+    "docanalyst.tasks.extract": {"queue": "analysis"},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("TASK_SOFT_TIME_LIMIT", 900, minimum=10)
 CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
+# Summaries, comparisons and extractions of long documents or whole collections with an LLM run
+# longer than one document's ingestion: their own limit (the `analysis` queue).
+WORK_SOFT_TIME_LIMIT = env_int("WORK_SOFT_TIME_LIMIT", 3600, minimum=10)
+WORK_TIME_LIMIT = WORK_SOFT_TIME_LIMIT + 60
+# A running summary/comparison/extraction whose row has not moved for this long lost its worker.
+WORK_STALL_SECONDS = env_int("WORK_STALL_SECONDS", WORK_TIME_LIMIT + 60, minimum=1)
 # An unacknowledged message is redelivered after this long; longer than any task may run.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", CELERY_TASK_TIME_LIMIT + 300, CELERY_TASK_TIME_LIMIT + 1)
+    "visibility_timeout": env_int(
+        "CELERY_VISIBILITY_TIMEOUT",
+        max(CELERY_TASK_TIME_LIMIT, WORK_TIME_LIMIT) + 300,
+        max(CELERY_TASK_TIME_LIMIT, WORK_TIME_LIMIT) + 1,
+    )
 }
 CELERY_BEAT_SCHEDULE = {
     "requeue-stalled-documents": {
         "task": "ingest.tasks.requeue_stalled_documents",
+        "schedule": env_int("STALL_SWEEP_SECONDS", 60, minimum=1),
+    },
+    "requeue-stalled-work": {
+        "task": "docanalyst.tasks.requeue_stalled_work",
         "schedule": env_int("STALL_SWEEP_SECONDS", 60, minimum=1),
     },
 }
@@ -367,6 +391,13 @@ LLM_TIMEOUT_SECONDS = env_float("LLM_TIMEOUT_SECONDS", 120.0)
 LLM_MAX_RETRIES = env_int("LLM_MAX_RETRIES", 2, minimum=0)
 LLM_CONTEXT_TOKENS = env_int("LLM_CONTEXT_TOKENS", 8192, minimum=512)
 LLM_MAX_ANSWER_TOKENS = env_int("LLM_MAX_ANSWER_TOKENS", 512, minimum=16)
+# How extraction asks for output that validates against the template's JSON schema:
+# "json_schema" (OpenAI's response_format, served by vLLM), "guided_json" (vLLM's older extra
+# parameter), "json_object" (llama.cpp's server: response_format with a schema), or "off".
+# Every output is validated against the schema in any case.
+LLM_STRUCTURED_OUTPUT = env_choice(
+    "LLM_STRUCTURED_OUTPUT", "json_schema", ["json_schema", "guided_json", "json_object", "off"]
+)
 if LLM_BASE_URL and not LLM_MODEL:
     raise ImproperlyConfigured("LLM_BASE_URL is set, so LLM_MODEL must name the served model.")
 

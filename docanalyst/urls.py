@@ -6,7 +6,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from docanalyst import api as read_api
-from docanalyst import tokens
+from docanalyst import compliance_api, tokens
+from docanalyst import compliance_views as work_views
 from docanalyst import views as read_views
 from ingest import api as ingest_api
 from ingest import views as ingest_views
@@ -21,14 +22,50 @@ api_v1 = [
     path("collections", ingest_api.CollectionListApi.as_view(), name="api-collections"),
     path("documents", ingest_api.DocumentListCreateApi.as_view(), name="api-documents"),
     path("documents/<int:document_id>", ingest_api.DocumentDetailApi.as_view(), name="api-document"),
-    path("documents/<int:document_id>/summary", read_api.DocumentSummaryApi.as_view(), name="api-document-summary"),
     path("documents/<int:document_id>/retry", ingest_api.DocumentRetryApi.as_view(), name="api-document-retry"),
     path("batches", ingest_api.BatchListApi.as_view(), name="api-batches"),
     path("batches/<int:batch_id>", ingest_api.BatchDetailApi.as_view(), name="api-batch"),
     path("batches/<int:batch_id>/cancel", ingest_api.BatchCancelApi.as_view(), name="api-batch-cancel"),
     path("batches/<int:batch_id>/retry", ingest_api.BatchRetryApi.as_view(), name="api-batch-retry"),
-    path("summaries/<int:summary_id>", read_api.SummaryDetailApi.as_view(), name="api-summary"),
-    path("summaries/<int:summary_id>/export.<str:fmt>", read_api.SummaryExportApi.as_view(), name="api-summary-export"),
+    path("summaries", compliance_api.SummaryListCreateApi.as_view(), name="api-summaries"),
+    path("summaries/<int:summary_id>", compliance_api.SummaryDetailApi.as_view(), name="api-summary"),
+    path(
+        "summaries/<int:summary_id>/export.<str:fmt>",
+        compliance_api.SummaryExportApi.as_view(),
+        name="api-summary-export",
+    ),
+    path("comparisons", compliance_api.ComparisonListCreateApi.as_view(), name="api-comparisons"),
+    path("comparisons/<int:comparison_id>", compliance_api.ComparisonDetailApi.as_view(), name="api-comparison"),
+    path(
+        "comparisons/<int:comparison_id>/export.<str:fmt>",
+        compliance_api.ComparisonExportApi.as_view(),
+        name="api-comparison-export",
+    ),
+    path(
+        "extraction-templates",
+        compliance_api.ExtractionTemplateListCreateApi.as_view(),
+        name="api-extraction-templates",
+    ),
+    path("extractions", compliance_api.ExtractionListCreateApi.as_view(), name="api-extractions"),
+    path("extractions/<int:run_id>", compliance_api.ExtractionDetailApi.as_view(), name="api-extraction"),
+    path(
+        "extractions/<int:run_id>/values/<int:value_id>/review",
+        compliance_api.ExtractionReviewApi.as_view(),
+        name="api-extraction-review",
+    ),
+    path(
+        "extractions/<int:run_id>/export.<str:fmt>",
+        compliance_api.ExtractionExportApi.as_view(),
+        name="api-extraction-export",
+    ),
+    path(
+        "answers/<int:answer_id>/export.<str:fmt>", compliance_api.AnswerExportApi.as_view(), name="api-answer-export"
+    ),
+    path(
+        "conversations/<int:conversation_id>/export.<str:fmt>",
+        compliance_api.ConversationExportApi.as_view(),
+        name="api-conversation-export",
+    ),
     path("search", read_api.SearchApi.as_view(), name="api-search"),
     path("ask", read_api.AskApi.as_view(), name="api-ask"),
     path("conversations", read_api.ConversationListApi.as_view(), name="api-conversations"),
@@ -62,8 +99,32 @@ urlpatterns = [
         read_views.document_page_image,
         name="document-page-image",
     ),
-    path("documents/<int:document_id>/summary", read_views.summary_create_partial, name="document-summary"),
-    path("summaries/<int:summary_id>/export.<str:fmt>", read_views.summary_export_view, name="summary-export"),
+    path("compliance/", work_views.compliance_view, name="compliance"),
+    path("summaries/new", work_views.summary_create_view, name="summary-create"),
+    path("summaries/<int:summary_id>/", work_views.summary_detail_view, name="summary-detail"),
+    path("summaries/<int:summary_id>/export.<str:fmt>", work_views.summary_export_view, name="summary-export"),
+    path("comparisons/new", work_views.comparison_create_view, name="comparison-create"),
+    path("comparisons/<int:comparison_id>/", work_views.comparison_detail_view, name="comparison-detail"),
+    path(
+        "comparisons/<int:comparison_id>/export.<str:fmt>",
+        work_views.comparison_export_view,
+        name="comparison-export",
+    ),
+    path("extractions/new", work_views.extraction_create_view, name="extraction-create"),
+    path("extractions/<int:run_id>/", work_views.extraction_detail_view, name="extraction-detail"),
+    path(
+        "extractions/<int:run_id>/values/<int:value_id>/review",
+        work_views.extraction_review_view,
+        name="extraction-review",
+    ),
+    path("extractions/<int:run_id>/export.<str:fmt>", work_views.extraction_export_view, name="extraction-export"),
+    path("extraction-templates/", work_views.extraction_templates_view, name="extraction-templates"),
+    path("answers/<int:answer_id>/export.<str:fmt>", work_views.answer_export_view, name="answer-export"),
+    path(
+        "conversations/<int:conversation_id>/export.<str:fmt>",
+        work_views.conversation_export_view,
+        name="conversation-export",
+    ),
     path("account/tokens/", tokens.tokens_view, name="tokens"),
     path("account/tokens/<str:token_key>/revoke", tokens.token_revoke_view, name="token-revoke"),
     path(

@@ -1,4 +1,4 @@
-"""Browser pages for search, questions, citations and summaries."""
+"""Browser pages for search, questions and citations; compliance work is in `compliance_views`."""
 
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ from django_htmx.http import HttpResponseClientRedirect
 from django_ratelimit.decorators import ratelimit
 
 from docanalyst import selectors as read_selectors
-from docanalyst.api import audit_search, audit_summary, citations_with_urls, export_response, page_url, sse_response
-from docanalyst.backends.llm import LLMUnavailable, get_llm
+from docanalyst.api import audit_search, page_url, sse_response
+from docanalyst.backends.llm import get_llm
 from docanalyst.forms import SearchForm
 from docanalyst.http import HtmxHttpRequest
 from docanalyst.models import Conversation
-from docanalyst.services import answers, summaries, viewer
+from docanalyst.services import answers, viewer
 from docanalyst.services.search import SearchFilters, chunks_search
 from ingest import selectors
 from ingest.models import Chunk
@@ -29,10 +29,6 @@ _PERIODS = {"s": "second", "m": "minute", "h": "hour", "d": "day"}
 
 def _ask_rate(group: str, request: HttpRequest) -> str:
     return str(settings.RATE_LIMIT_ASK)
-
-
-def _summarize_rate(group: str, request: HttpRequest) -> str:
-    return str(settings.RATE_LIMIT_SUMMARIZE)
 
 
 def _rate_limited(what: str, rate: str) -> HttpResponse:
@@ -193,28 +189,3 @@ def document_page_image(request: HtmxHttpRequest, document_id: int, page: int) -
     response = HttpResponse(png, content_type="image/png")
     response["Cache-Control"] = "private, max-age=300"
     return response
-
-
-@login_required
-@require_POST
-@ratelimit(key="user", rate=_summarize_rate, method="POST", block=False)
-def summary_create_partial(request: HtmxHttpRequest, document_id: int) -> HttpResponse:
-    if getattr(request, "limited", False):
-        return _rate_limited("summaries", settings.RATE_LIMIT_SUMMARIZE)
-    document = get_object_or_404(selectors.documents_visible_to(request.user), pk=document_id)
-    context: dict[str, object] = {"document": document}
-    try:
-        summary = summaries.summary_create(user=request.user, document=document)
-        audit_summary(request, summary)
-    except (summaries.SummaryNotPossible, LLMUnavailable) as exc:
-        context["error"] = str(exc)
-    else:
-        context["summary"] = summary
-        context["citations"] = citations_with_urls(summary.citations)
-    return render(request, "docanalyst/_summary.html", context)
-
-
-@login_required
-def summary_export_view(request: HtmxHttpRequest, summary_id: int, fmt: str) -> HttpResponse:
-    summary = get_object_or_404(read_selectors.summaries_visible_to(request.user), pk=summary_id)
-    return export_response(request, summary, fmt)

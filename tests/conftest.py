@@ -163,7 +163,7 @@ class Worker:
         self, name: str = "worker", concurrency: int = 2, extra_env: dict[str, str] | None = None, beat: bool = False
     ) -> None:
         env = {"DATABASE_URL": _database_url_for_children(), **(extra_env or {})}
-        args = [str(VENV_BIN / "celery"), "-A", "docanalyst", "worker", "-Q", "parse,embed,default"]
+        args = [str(VENV_BIN / "celery"), "-A", "docanalyst", "worker", "-Q", "parse,embed,analysis,default"]
         args += ["-c", str(concurrency), "--without-gossip", "--without-mingle", "--loglevel", "INFO"]
         args += ["-n", f"{name}@%h"]
         if beat:

@@ -144,9 +144,14 @@ def main() -> int:
                 f"ask cites page 2: {answer}",
                 failures,
             )
-            summary = api.post(f"{base}/api/v1/documents/{ids[0]}/summary", timeout=60).json()
+            summary = api.post(f"{base}/api/v1/summaries", json={"documents": [ids[0]]}, timeout=60).json()
+            deadline = time.monotonic() + 120
+            while summary.get("status") not in ("done", "failed") and time.monotonic() < deadline:
+                time.sleep(1)
+                summary = api.get(f"{base}/api/v1/summaries/{summary['id']}", timeout=10).json()
+            check(summary.get("status") == "done", f"summary made by the worker: {summary}", failures)
             check(bool(summary.get("citations")), "summary has citations", failures)
-            markdown = api.get(base + summary["exports"]["markdown"], timeout=30)
+            markdown = api.get(base + summary["exports"]["md"], timeout=30)
             pdf_export = api.get(base + summary["exports"]["pdf"], timeout=30)
             check(markdown.status_code == 200 and "Provenance" in markdown.text, "markdown export", failures)
             check(pdf_export.status_code == 200 and pdf_export.content.startswith(b"%PDF"), "pdf export", failures)

@@ -41,9 +41,12 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
-from docanalyst.models import Answer, Conversation, Summary
+from docanalyst.models import Answer, Conversation, ExtractionTemplate, Summary, WorkRecord
 from docanalyst.services.answers import answer_question
-from docanalyst.services.summaries import summary_create
+from docanalyst.services.comparisons import comparison_build, comparison_request
+from docanalyst.services.extractions import extraction_build, extraction_request
+from docanalyst.services.summaries import summary_build, summary_request
+from docanalyst.services.work import work_claim
 from ingest.models import Batch, BatchMember, Collection, Document
 from tests.docanalyst.corpus import indexed_document
 from tests.documents import make_pdf
@@ -113,7 +116,12 @@ class Objects:
 
     collection: int
     document: int
+    revision: int  # a second document: the one the owner's comparison compares with
     summary: int
+    comparison: int
+    extraction: int
+    value: int  # one extracted value of the extraction
+    template: int  # the built-in contract template (shared): foreign probes name the owner's documents
     conversation: int
     answer: int
     batch: int
@@ -123,7 +131,12 @@ class Objects:
 GHOST = Objects(
     collection=2_000_000_001,
     document=2_000_000_002,
+    revision=2_000_000_007,
     summary=2_000_000_003,
+    comparison=2_000_000_008,
+    extraction=2_000_000_009,
+    value=2_000_000_010,
+    template=2_000_000_011,
     conversation=2_000_000_004,
     answer=2_000_000_005,
     batch=2_000_000_006,
@@ -183,16 +196,39 @@ def planted_document(collection: Collection, party: Party, user: User, media: Pa
     return document
 
 
+def made_in_process(record: WorkRecord, build: Any) -> Any:
+    """Claim and make a queued record here (the world's transaction never commits, so no worker
+    sees it; the worker path is tested in tests/docanalyst/test_compliance.py)."""
+    claimed = work_claim(type(record), record.pk)
+    assert claimed is not None
+    build(claimed, lambda *_: None)
+    claimed.refresh_from_db()
+    assert claimed.status == "done", claimed.error
+    return claimed
+
+
 def build_party(user: User, collection: Collection, party: Party, media: Path) -> Objects:
     document = planted_document(collection, party, user, media)
-    summary = summary_create(user=user, document=document)
+    revised = [[*page[:-1], page[-1] + " Revised after the audit."] for page in pages_of(party)]
+    revision = indexed_document(collection, f"reports/{party.tag}-report-rev.pdf", ["\n\n".join(p) for p in revised])
+    summary = made_in_process(summary_request(user=user, documents=[document]), summary_build)
+    comparison = made_in_process(comparison_request(user=user, left=document, right=revision), comparison_build)
+    template = ExtractionTemplate.objects.get(name="contract")
+    extraction = made_in_process(
+        extraction_request(user=user, template=template, documents=[document]), extraction_build
+    )
     answer = answer_question(user=user, question=OWN_QUESTION[party])
     assert party.word in answer.text, "the world's own answers must quote the planted sentence"
     spare, _ = AuthToken.objects.create(user=user)
     return Objects(
         collection=collection.pk,
         document=document.pk,
+        revision=revision.pk,
         summary=summary.pk,
+        comparison=comparison.pk,
+        extraction=extraction.pk,
+        value=extraction.values.first().pk,
+        template=template.pk,
         conversation=answer.conversation_id or 0,
         answer=answer.pk,
         batch=document.batch_id or 0,
@@ -276,6 +312,11 @@ def body_text(response: HttpResponseBase) -> str:
         from pypdf import PdfReader
 
         text += "\n" + "\n".join(page.extract_text() or "" for page in PdfReader(io.BytesIO(raw)).pages)
+    elif raw.startswith(b"PK"):  # DOCX or XLSX: read what the zip's XML says
+        import zipfile
+
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+            text += "\n".join(archive.read(n).decode("utf-8", "replace") for n in archive.namelist())
     return text
 
 
@@ -331,6 +372,8 @@ class Probe:
 
 
 def resolve(value: object, objects: Objects) -> object:
+    if isinstance(value, list):
+        return [resolve(v, objects) for v in value]
     return getattr(objects, value[1:]) if isinstance(value, str) and value.startswith("@") else value
 
 
@@ -367,19 +410,80 @@ OBJECT_PROBES = [
     Probe("document-original", args=("@document",)),
     Probe("document-page", args=("@document", 2)),
     Probe("document-page-image", args=("@document", 2), shows=None),
-    Probe("document-summary", "post", args=("@document",)),
     Probe("document-delete", "post", args=("@document",), own_status=403, shows=None),
     Probe("document-retry", "post", args=("@document",), own_status=403, shows=None),
     Probe("api-document", args=("@document",), api=True, shows="tag"),
     Probe("api-document", "delete", args=("@document",), api=True, own_status=403, shows=None),
-    Probe("api-document-summary", "post", args=("@document",), api=True, own_status=201),
     Probe("api-document-retry", "post", args=("@document",), api=True, own_status=403, shows=None),
-    # summaries and their exports (alice is a compliance officer: her own exports answer 200)
+    # summaries, comparisons, extractions and their exports (alice is a compliance officer: her own
+    # exports answer 200); asking for them names documents, which must be readable
+    Probe("summary-create", "post", data=(("document", "@document"),), own_status=302, shows=None),
+    Probe("summary-detail", args=("@summary",)),
     Probe("summary-export", args=("@summary", "md")),
     Probe("summary-export", args=("@summary", "pdf")),
+    Probe("summary-export", args=("@summary", "docx")),
+    Probe("api-summaries", "post", data=(("documents", ["@document"]),), api=True, own_status=202, shows="tag"),
     Probe("api-summary", args=("@summary",), api=True),
     Probe("api-summary-export", args=("@summary", "md"), api=True),
     Probe("api-summary-export", args=("@summary", "pdf"), api=True),
+    Probe(
+        "comparison-create", "post", data=(("left", "@document"), ("right", "@revision")), own_status=302, shows=None
+    ),
+    Probe("comparison-detail", args=("@comparison",)),
+    Probe("comparison-export", args=("@comparison", "md")),
+    Probe("comparison-export", args=("@comparison", "csv")),
+    Probe("comparison-export", args=("@comparison", "xlsx")),
+    Probe("comparison-export", args=("@comparison", "docx")),
+    Probe(
+        "api-comparisons",
+        "post",
+        data=(("left", "@document"), ("right", "@revision")),
+        api=True,
+        own_status=202,
+        shows="tag",
+    ),
+    Probe("api-comparison", args=("@comparison",), api=True),
+    Probe("api-comparison-export", args=("@comparison", "pdf"), api=True),
+    Probe(
+        "extraction-create",
+        "post",
+        data=(("template", "@template"), ("document", "@document")),
+        own_status=302,
+        shows=None,
+    ),
+    Probe("extraction-detail", args=("@extraction",), shows="tag"),
+    Probe(
+        "extraction-review",
+        "post",
+        args=("@extraction", "@value"),
+        data=(("action", "approved"),),
+        own_status=302,
+        shows=None,
+    ),
+    Probe("extraction-export", args=("@extraction", "csv"), shows="tag"),
+    Probe("extraction-export", args=("@extraction", "xlsx"), shows="tag"),
+    Probe(
+        "api-extractions",
+        "post",
+        data=(("template", "@template"), ("documents", ["@document"])),
+        api=True,
+        own_status=202,
+        shows="tag",
+    ),
+    Probe("api-extraction", args=("@extraction",), api=True, shows="tag"),
+    Probe(
+        "api-extraction-review",
+        "post",
+        args=("@extraction", "@value"),
+        data=(("action", "approved"),),
+        api=True,
+        shows=None,
+    ),
+    Probe("api-extraction-export", args=("@extraction", "pdf"), api=True, shows="tag"),
+    Probe("answer-export", args=("@answer", "md")),
+    Probe("api-answer-export", args=("@answer", "docx"), api=True),
+    Probe("conversation-export", args=("@conversation", "pdf")),
+    Probe("api-conversation-export", args=("@conversation", "md"), api=True),
     # batches
     Probe("batch-detail", args=("@batch",), shows="tag"),
     Probe("batch-progress", args=("@batch",), shows=None),
@@ -458,6 +562,10 @@ LISTINGS = [
     Listing("api-collections", api=True, shows="tag"),
     Listing("batches", shows="tag"),
     Listing("api-batches", api=True, shows="tag"),
+    Listing("compliance", shows="tag"),
+    Listing("api-summaries", api=True, shows="tag"),
+    Listing("api-comparisons", api=True, shows="tag"),
+    Listing("api-extractions", api=True, shows="tag"),
 ]
 
 
@@ -502,13 +610,31 @@ def test_a_search_for_bobs_exact_planted_word_finds_only_alices_passages(probe_w
         assert marker.lower() not in page.lower()
 
 
-def test_summarizing_shows_the_summary_of_alices_document_only(probe_world: World) -> None:
-    alice = probe_world.objects["alice"]
-    web = body_text(probe_world.web(probe_world.alice).post(reverse("document-summary", args=[alice.document])))
-    api = probe_world.api("alice").post(reverse("api-document-summary", args=[alice.document])).json()
+def test_a_summary_of_a_folder_selects_only_documents_alice_may_read(probe_world: World) -> None:
+    alice, bob = probe_world.objects["alice"], probe_world.objects["bob"]
+    api = probe_world.api("alice")
 
-    assert ALPHA.word in web and ALPHA.word in api["summary"]
-    assert_shows_nothing_of(BETA, web + json.dumps(api), "summary")
+    own = api.post(reverse("api-summaries"), {"collection": alice.collection, "folder": "reports"}, format="json")
+    foreign = api.post(reverse("api-summaries"), {"collection": bob.collection, "folder": "reports"}, format="json")
+
+    assert own.status_code == 202 and {d["document_id"] for d in own.json()["documents"]} == {
+        alice.document,
+        alice.revision,
+    }
+    assert foreign.status_code == 404
+    assert_shows_nothing_of(BETA, body_text(own) + body_text(foreign), "folder summary")
+
+
+def test_a_record_made_from_a_document_alice_can_no_longer_read_is_withheld(probe_world: World) -> None:
+    """Summaries quote their documents: when access to one of them goes, so does the record."""
+    alice = probe_world.objects["alice"]
+    Collection.objects.get(pk=alice.collection).access.all().delete()
+    web, api = probe_world.web(probe_world.alice), probe_world.api("alice")
+
+    assert web.get(reverse("summary-detail", args=[alice.summary])).status_code == 404
+    assert web.get(reverse("comparison-detail", args=[alice.comparison])).status_code == 404
+    assert api.get(reverse("api-extraction", args=[alice.extraction])).status_code == 404
+    assert ALPHA.word not in body_text(web.get(reverse("compliance")))
 
 
 # --- (c) filters cannot widen access ------------------------------------------------------------------
@@ -567,7 +693,8 @@ def test_ask_filters_naming_bobs_ids_quote_nothing_of_bobs(probe_world: World, n
     assert response.status_code == 200, response.content
     assert_shows_nothing_of(BETA, body_text(response), f"api ask {name}")
     quoted = response.json()["citations"] + response.json()["closest"]
-    assert {c["document_id"] for c in quoted} <= {probe_world.objects["alice"].document}
+    alice = probe_world.objects["alice"]
+    assert {c["document_id"] for c in quoted} <= {alice.document, alice.revision}
 
 
 @pytest.mark.parametrize("name", [None, *FILTERS])
@@ -737,7 +864,7 @@ def test_alices_token_carries_her_permissions_and_never_more(probe_world: World)
     documents = {d["id"] for d in api.get(reverse("api-documents")).json()}
 
     assert collections == {probe_world.objects["alice"].collection}
-    assert documents == {probe_world.objects["alice"].document}
+    assert documents == {probe_world.objects["alice"].document, probe_world.objects["alice"].revision}
 
 
 # --- writes -------------------------------------------------------------------------------------------
@@ -855,8 +982,10 @@ PROBED_ELSEWHERE = {
     ("api-tokens", "get"): "test_alices_token_lists_and_the_token_page_show_only_her_own_tokens",
     ("api-tokens", "post"): "test_alices_token_lists_and_the_token_page_show_only_her_own_tokens",
     ("tokens", "get"): "test_alices_token_lists_and_the_token_page_show_only_her_own_tokens",
-    ("api-document-summary", "post"): "test_summarizing_shows_the_summary_of_alices_document_only",
-    ("document-summary", "post"): "test_summarizing_shows_the_summary_of_alices_document_only",
+    ("extraction-templates", "get"): "tests/docanalyst/test_compliance.py (templates hold no document data)",
+    ("extraction-templates", "post"): "tests/docanalyst/test_compliance.py (templates hold no document data)",
+    ("api-extraction-templates", "get"): "templates hold no document data; compliance officers only",
+    ("api-extraction-templates", "post"): "templates hold no document data; compliance officers only",
 }
 API_METHODS = ("get", "post", "put", "patch", "delete")
 

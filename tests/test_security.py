@@ -292,13 +292,13 @@ def test_summarizing_too_often_in_the_browser_gives_429(db: Any, settings: Any) 
     user = UserFactory(roles=["employee"])
     document = ready_document(CollectionFactory(readers=[user]), passages=())  # "no text": no model, no Chroma
     browser = signed_in(user)
-    url = reverse("document-summary", args=[document.pk])
+    url = reverse("summary-create")
 
-    first, second = browser.post(url), browser.post(url)
+    first, second = browser.post(url, {"document": document.pk}), browser.post(url, {"document": document.pk})
 
-    assert first.status_code == 200 and "no text to summarize" in first.content.decode()
+    assert first.status_code == 400 and "No text was found" in first.content.decode()
     assert second.status_code == 429
-    assert "Too many summaries: at most 1 per hour" in second.content.decode()
+    assert "at most 1 per hour" in second.content.decode()
 
 
 def test_the_api_throttles_asking_and_summarizing(db: Any, monkeypatch: Any) -> None:
@@ -308,13 +308,13 @@ def test_the_api_throttles_asking_and_summarizing(db: Any, monkeypatch: Any) -> 
     document = ready_document(CollectionFactory(readers=[user]), passages=())
     api = APIClient()
     api.force_authenticate(user)
-    summary_url = reverse("api-document-summary", args=[document.pk])
+    summary_url = reverse("api-summaries")
 
     ask = [api.post(reverse("api-ask"), {}, format="json") for _ in range(2)]
-    summarize = [api.post(summary_url) for _ in range(2)]
+    summarize = [api.post(summary_url, {"documents": [document.pk]}, format="json") for _ in range(2)]
 
     assert [r.status_code for r in ask] == [400, 429]  # the first counts even though it was refused
-    assert [r.status_code for r in summarize] == [409, 429]  # limits are per scope: asking used none
+    assert [r.status_code for r in summarize] == [400, 429]  # limits are per scope: asking used none
     assert "throttled" in ask[1].json()["detail"] and ask[1].has_header("Retry-After")
 
 
@@ -509,9 +509,11 @@ def test_chromium_reports_no_policy_violation_on_the_pages_and_the_admin(live_se
         page.wait_for_url(f"{live_server.url}/")
         for path in ("/", "/ask/", "/documents/", "/batches/", "/admin/", "/admin/auth/user/add/"):
             visit(path)
+        visit("/compliance/")
         visit(f"/documents/{document.pk}/")
-        page.click("text=Summarize")  # htmx: a POST with the CSRF header, its indicator, a swap
-        page.wait_for_selector("#summary .error, #summary p")
+        page.click("button:has-text('Summarize')")  # a form POST; no text: refused with the reason
+        page.wait_for_selector("[data-testid=work-refused]")
+        visit(f"/documents/{document.pk}/")
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
         page.click("button.danger")  # the static confirm.js asks; dismissed, nothing is sent
         page.wait_for_timeout(300)

@@ -66,6 +66,32 @@ class OpenAICompatibleLLM:
             raise LLMUnavailable("The language model returned an empty reply.")
         return content
 
+    def complete_json(self, messages: list[Message], schema: dict[str, Any], max_tokens: int) -> str:
+        """A reply the server was asked to make follow `schema` (settings.LLM_STRUCTURED_OUTPUT):
+        vLLM's structured outputs constrain decoding, so the reply validates; the caller validates
+        it anyway, because "off" and older servers give no such guarantee."""
+        mode = settings.LLM_STRUCTURED_OUTPUT
+        extra: dict[str, Any] = {}
+        if mode == "json_schema":
+            extra["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "extraction", "schema": schema, "strict": True},
+            }
+        elif mode == "guided_json":
+            extra["extra_body"] = {"guided_json": schema}
+        elif mode == "json_object":
+            extra["response_format"] = {"type": "json_object", "schema": schema}
+        try:
+            response = self.client.chat.completions.create(
+                model=self.model, messages=self._messages(messages), max_tokens=max_tokens, temperature=0.0, **extra
+            )
+            content = response.choices[0].message.content
+        except Exception as exc:
+            raise self._unavailable(exc) from exc
+        if content is None:
+            raise LLMUnavailable("The language model returned an empty reply.")
+        return content
+
     def stream(self, messages: list[Message], max_tokens: int) -> Iterator[str]:
         """Yield text deltas as the server produces them."""
         try:

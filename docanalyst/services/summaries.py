@@ -1,144 +1,379 @@
-"""Document summaries with page citations: map-reduce over all chunks with the LLM, or an
-extractive summary (central, non-repetitive sentences) when no LLM is configured.
+"""Summaries of whole documents, or of a selection or folder of them, made in the worker.
 
-Every chunk of the document is read; nothing is truncated silently. Citations are numbered in
-the order they appear in the summary and each names its page.
+A document is cut into parts along its structure (sections, never more than the model can read
+at once); every part is summarized (map), so every page is read and the section-by-section part of
+the summary covers the document to its last section; the parts are then combined into an overview
+(reduce, in rounds, so any number of parts fits the model's window). Every sentence cites the
+passages it came from; a sentence the model left uncited is attributed to the closest passage of
+its part. Without a language model the same structure is filled extractively: per part, the
+passages that matter for the kind of summary, quoted.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from django.conf import settings
-from django.contrib.auth.models import User as AuthUser
+from django.db import transaction
 
 from docanalyst import prompts
+from docanalyst.backends.embedder import get_embedder
 from docanalyst.backends.llm import OpenAICompatibleLLM, get_llm
 from docanalyst.backends.vectorstore import get_vector_store
-from docanalyst.models import Summary
-from docanalyst.services.extractive import central_indices, split_sentences
+from docanalyst.models import Summary, WorkStatus
+from docanalyst.services.extractive import MAX_QUOTE_CHARS, central_indices, split_sentences
+from docanalyst.services.work import Progress, WorkNotPossible, documents_ready, sources_of, work_finish
 from ingest.models import Chunk, Document
 from ingest.selectors import User
 
-EXTRACTIVE_SENTENCES = 8
-_CITATION = re.compile(r"\[(\d{1,5})\]")
+SummaryNotPossible = WorkNotPossible  # the name callers used before summaries moved to the worker
+
+MAX_DOCUMENTS = 200
+EXTRACTIVE_PARTS_PER_DOCUMENT = 40
+EXTRACTIVE_OVERVIEW_SENTENCES = 8
+REDUCE_GROUP = 8
+_CITATION = re.compile(r"\[(\d{1,6})\]")
+_CITATION_RUN = re.compile(r"(?:\s*\[\d{1,6}\])+\s*$")
+_OUTPUT_SENTENCE = re.compile(r"(?<=[.!?\]])\s+(?=[A-Z0-9\"'(])|\n+")
+_SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+([.,;:!?])")
 
 
-class SummaryNotPossible(ValueError):
-    pass
+def _uncited(sentence: str) -> str:
+    """The sentence without its [n] markers (they are re-attached, renumbered, at its end)."""
+    return _SPACE_BEFORE_PUNCTUATION.sub(r"\1", _CITATION.sub("", sentence)).strip(" -*\t")
 
 
-def _citation_dict(n: int, document: Document, chunk: Chunk, quote: str) -> dict[str, object]:
-    return {
-        "n": n,
-        "document_id": document.pk,
-        "title": document.title,
-        "page": chunk.page_number,
-        "quote": quote,
-        "chunk_id": chunk.pk,
-    }
+# What an extractive legal or engineering summary looks for in a sentence.
+KIND_PATTERNS = {
+    "legal": re.compile(
+        r"\b(shall|must|may not|is required to|agrees? to|undertakes?|entitled|right to|rights|within \d+|"
+        r"no later than|deadline|days|months|liab\w*|indemnif\w*|penalt\w*|terminat\w*|breach|warrant\w*|"
+        r"risk\w*|cap|exceed)\b",
+        re.IGNORECASE,
+    ),
+    "engineering": re.compile(
+        r"(±|\+/-|\btoleranc\w*|\bshall\b|\bmust\b|\brequire\w*|\bspecif\w*|\bmaterials?\b|\bISO\s?\d|\bASTM\b|"
+        r"\bDIN\b|\bEN\s?\d|\bASME\b|\bIEC\b|\d\s?(mm|µm|um|MPa|°C|kN|Nm|bar|kg|HRC|V|A|Hz)\b)",
+        re.IGNORECASE,
+    ),
+}
 
 
-def _chunk_vectors(document: Document, chunks: Sequence[Chunk]) -> np.ndarray:
-    """The document's stored vectors, in chunk order (re-encoding would cost as much as ingest)."""
-    ids = [c.vector_id for c in chunks]
-    by_id = get_vector_store().embeddings(document.collection_id, ids)
-    missing = [i for i in ids if i not in by_id]
+@dataclass(frozen=True)
+class Passage:
+    number: int  # 1-based, over all the summary's documents
+    document: Document
+    chunk: Chunk
+
+
+@dataclass
+class Part:
+    heading: str
+    passages: list[Passage]
+
+    @property
+    def pages(self) -> str:
+        pages = [p.chunk.page_number for p in self.passages if p.chunk.page_number]
+        if not pages:
+            return ""
+        return f"page {pages[0]}" if min(pages) == max(pages) else f"pages {min(pages)}–{max(pages)}"
+
+
+# --- requests (web side) ---------------------------------------------------------------------------
+
+
+def summary_request(*, user: User, documents: Sequence[Document], kind: str = Summary.Kind.EXECUTIVE) -> Summary:
+    """A queued summary of `documents` (already checked readable by the caller), made by the worker."""
+    from docanalyst import tasks
+
+    if kind not in Summary.Kind.values:
+        raise WorkNotPossible(f"Unknown kind of summary {kind!r}; use one of {', '.join(Summary.Kind.values)}.")
+    documents = documents_ready(documents)
+    if len(documents) > MAX_DOCUMENTS:
+        raise WorkNotPossible(f"At most {MAX_DOCUMENTS} documents per summary; {len(documents)} were selected.")
+    label = Summary.Kind(kind).label
+    title = documents[0].title if len(documents) == 1 else f"{len(documents)} documents"
+    summary = Summary.objects.create(
+        created_by=user if user.is_authenticated else None,
+        kind=kind,
+        title=f"{label}: {title}"[:500],
+        sources=sources_of(documents),
+    )
+    summary.documents.set(documents)
+    transaction.on_commit(lambda: tasks.summarize.delay(summary.pk))
+    return summary
+
+
+# --- building (worker side) ------------------------------------------------------------------------
+
+
+def _passages(summary: Summary) -> list[Passage]:
+    order = [int(s["document_id"]) for s in summary.sources]
+    documents = {d.pk: d for d in summary.documents.select_related("collection")}
+    missing = [pk for pk in order if pk not in documents]
     if missing:
-        raise SummaryNotPossible(f"{len(missing)} passages of this document are missing from the index; re-index it.")
-    return np.asarray([by_id[i] for i in ids], dtype=np.float32)
+        raise WorkNotPossible("A document of this summary was deleted before it could be made.")
+    passages: list[Passage] = []
+    for pk in order:
+        for chunk in documents[pk].chunks.order_by("ordinal"):
+            passages.append(Passage(len(passages) + 1, documents[pk], chunk))
+    if not passages:
+        raise WorkNotPossible("The documents have no text to summarize.")
+    return passages
 
 
-def _extractive_summary(document: Document, chunks: list[Chunk]) -> tuple[str, list[dict[str, object]]]:
-    vectors = _chunk_vectors(document, chunks)
-    chosen = sorted(central_indices(vectors, EXTRACTIVE_SENTENCES))  # in reading order
-    lines: list[str] = []
-    citations: list[dict[str, object]] = []
-    for n, index in enumerate(chosen, start=1):
-        chunk = chunks[index]
-        sentences = split_sentences(chunk.text) or [chunk.text[:400]]
-        sentence = max(sentences[:3], key=len)  # the lead of the passage, its most informative line
-        lines.append(f"- {sentence} [{n}]")
-        citations.append(_citation_dict(n, document, chunk, sentence))
-    text = "Key passages of this document (no generative model is configured):\n\n" + "\n".join(lines)
-    return text, citations
+def _cost(chunk: Chunk) -> int:
+    return int((chunk.token_count or len(chunk.text) // 3) * 1.5) + 20
 
 
-def _windows(chunks: list[Chunk], budget_tokens: int) -> list[list[int]]:
-    windows: list[list[int]] = [[]]
+def parts_of(
+    passages: Sequence[Passage], budget_tokens: int, max_passages: int, multi: bool, min_tokens: int = 0
+) -> list[Part]:
+    """Consecutive passages of one document, cut at section changes (once the part holds
+    `min_tokens`) and whenever the model's budget or `max_passages` would be exceeded."""
+    parts: list[Part] = []
+    current: list[Passage] = []
     used = 0
-    for index, chunk in enumerate(chunks):
-        cost = int((chunk.token_count or len(chunk.text) // 3) * 1.5) + 20
-        if windows[-1] and used + cost > budget_tokens:
-            windows.append([])
-            used = 0
-        windows[-1].append(index)
+
+    def flush() -> None:
+        nonlocal current, used
+        if not current:
+            return
+        first, last = current[0], current[-1]
+        section = first.chunk.section or (Part("", current).pages.capitalize() or "Text")
+        if first.chunk.section and last.chunk.section and last.chunk.section != first.chunk.section:
+            section = f"{first.chunk.section} … {last.chunk.section}"  # short sections read together
+        heading = f"{first.document.title} — {section}" if multi else section
+        parts.append(Part(heading[:300], current))
+        current, used = [], 0
+
+    for passage in passages:
+        cost = _cost(passage.chunk)
+        if current:
+            previous = current[-1]
+            new_document = passage.document.pk != previous.document.pk
+            new_section = bool(passage.chunk.section) and passage.chunk.section != previous.chunk.section
+            if (
+                new_document
+                or used + cost > budget_tokens
+                or len(current) >= max_passages
+                or (new_section and used >= min_tokens)
+            ):
+                flush()
+        current.append(passage)
         used += cost
-    return windows
+    flush()
+    return parts
 
 
-def _llm_summary(
-    llm: OpenAICompatibleLLM, document: Document, chunks: list[Chunk]
-) -> tuple[str, list[dict[str, object]]]:
-    budget = settings.LLM_CONTEXT_TOKENS - settings.LLM_MAX_ANSWER_TOKENS - 300
-    partials: list[str] = []
-    for window in _windows(chunks, budget):
-        passages = [
-            prompts.PromptPassage(n=i + 1, title=document.title, page=chunks[i].page_number, text=chunks[i].text)
-            for i in window
+def _vectors(passages: Sequence[Passage]) -> np.ndarray:
+    """The passages' stored vectors (re-encoding would cost as much as ingestion)."""
+    store = get_vector_store()
+    by_id: dict[str, list[float]] = {}
+    for collection_id in {p.document.collection_id for p in passages}:
+        ids = [p.chunk.vector_id for p in passages if p.document.collection_id == collection_id]
+        by_id.update(store.embeddings(collection_id, ids))
+    missing = [p.chunk.vector_id for p in passages if p.chunk.vector_id not in by_id]
+    if missing:
+        raise WorkNotPossible(f"{len(missing)} passages are missing from the search index; re-index the documents.")
+    return np.asarray([by_id[p.chunk.vector_id] for p in passages], dtype=np.float32)
+
+
+def _lead_sentence(text: str) -> str:
+    sentences = split_sentences(text) or [text.strip()[:MAX_QUOTE_CHARS]]
+    return max(sentences[:3], key=len)
+
+
+def _kind_sentences(kind: str, passages: Sequence[Passage], limit: int) -> list[tuple[Passage, str]]:
+    """The sentences with the most distinct signals of the kind (obligations, tolerances…), in reading order."""
+    pattern = KIND_PATTERNS[kind]
+    scored: list[tuple[int, int, Passage, str]] = []
+    for order, passage in enumerate(passages):
+        for sentence in split_sentences(passage.chunk.text):
+            hits = len({m.group(0).lower() for m in pattern.finditer(sentence)})
+            if hits:
+                scored.append((hits, -order, passage, sentence))
+    best = sorted(scored, key=lambda s: (s[0], s[1]), reverse=True)[:limit]
+    best.sort(key=lambda s: -s[1])
+    return [(passage, sentence) for _, _, passage, sentence in best]
+
+
+class _Citations:
+    """Numbers citations 1..n in order of first appearance and keeps what each quotes."""
+
+    def __init__(self) -> None:
+        self.by_passage: dict[int, int] = {}
+        self.items: list[dict[str, object]] = []
+
+    def cite(self, passage: Passage, quote: str = "") -> int:
+        if passage.number not in self.by_passage:
+            n = len(self.items) + 1
+            self.by_passage[passage.number] = n
+            chunk, document = passage.chunk, passage.document
+            self.items.append(
+                {
+                    "n": n,
+                    "document_id": document.pk,
+                    "title": document.title,
+                    "version": document.version,
+                    "page": chunk.page_number,
+                    "chunk_id": chunk.pk,
+                    "quote": quote or " ".join(chunk.text.split())[:MAX_QUOTE_CHARS],
+                }
+            )
+        return self.by_passage[passage.number]
+
+
+def _extractive(summary: Summary, passages: list[Passage], progress: Progress) -> None:
+    documents = {p.document.pk for p in passages}
+    per_document = max(1, len(passages) // len(documents))
+    max_passages = max(12, math.ceil(per_document / EXTRACTIVE_PARTS_PER_DOCUMENT))
+    parts = parts_of(passages, budget_tokens=10**9, max_passages=max_passages, multi=len(documents) > 1)
+    vectors = _vectors(passages) if summary.kind == Summary.Kind.EXECUTIVE else None
+    citations = _Citations()
+
+    def line(passage: Passage, sentence: str) -> str:
+        return f"- {sentence} [{citations.cite(passage, sentence)}]"
+
+    progress(0.1, "choosing the key passages")
+    if summary.kind == Summary.Kind.EXECUTIVE:
+        assert vectors is not None
+        chosen = sorted(central_indices(vectors, EXTRACTIVE_OVERVIEW_SENTENCES))
+        overview = [(passages[i], _lead_sentence(passages[i].chunk.text)) for i in chosen]
+    else:
+        overview = _kind_sentences(summary.kind, passages, EXTRACTIVE_OVERVIEW_SENTENCES)
+    text = "\n".join(line(p, s) for p, s in overview) or "Nothing of this kind was found in the documents."
+
+    sections: list[dict[str, object]] = []
+    for index, part in enumerate(parts):
+        if summary.kind == Summary.Kind.EXECUTIVE:
+            assert vectors is not None
+            local = vectors[[p.number - 1 for p in part.passages]]
+            picks = sorted(central_indices(local, 2 if len(part.passages) > 4 else 1))
+            chosen_lines = [(part.passages[i], _lead_sentence(part.passages[i].chunk.text)) for i in picks]
+        else:
+            chosen_lines = _kind_sentences(summary.kind, part.passages, 2)
+        if chosen_lines:
+            sections.append(
+                {"heading": part.heading, "pages": part.pages, "text": "\n".join(line(p, s) for p, s in chosen_lines)}
+            )
+        progress(0.1 + 0.85 * (index + 1) / len(parts), f"part {index + 1} of {len(parts)}")
+    work_finish(
+        summary,
+        text=text,
+        sections=sections,
+        citations=citations.items,
+        backend="extractive",
+        model_name="",
+        prompt_version=f"extractive-{summary.kind}-v2",
+    )
+
+
+def _cited(text: str, part: Part, vectors: np.ndarray, numbers: dict[int, Passage]) -> list[tuple[str, list[int]]]:
+    """The model's sentences with the passage numbers each cites; a sentence without a valid
+    citation is given the passage of its part closest to it in meaning."""
+    sentences = [s.strip() for s in _OUTPUT_SENTENCE.split(text) if s and s.strip(" -*\t")]
+    result: list[tuple[str, list[int]]] = []
+    uncited: list[int] = []
+    for sentence in sentences:
+        cited = [int(n) for n in _CITATION.findall(sentence) if int(n) in numbers]
+        clean = _uncited(sentence)
+        if not clean or clean.upper() == prompts.NOTHING_MARKER:
+            continue
+        if not cited:
+            uncited.append(len(result))
+        result.append((clean, cited))
+    if uncited:
+        encoded = np.asarray(get_embedder().encode([result[i][0] for i in uncited]), dtype=np.float32)
+        local = vectors[[p.number - 1 for p in part.passages]]
+        for row, i in zip(encoded, uncited, strict=True):
+            result[i] = (result[i][0], [part.passages[int(np.argmax(local @ row))].number])
+    return result
+
+
+def _render(sentences: Sequence[tuple[str, list[int]]], numbers: dict[int, Passage], citations: _Citations) -> str:
+    lines = []
+    for sentence, cited in sentences:
+        marks = "".join(f"[{citations.cite(numbers[n])}]" for n in dict.fromkeys(cited))
+        lines.append(f"- {sentence} {marks}".rstrip())
+    return "\n".join(lines)
+
+
+def _generative(summary: Summary, passages: list[Passage], llm: OpenAICompatibleLLM, progress: Progress) -> None:
+    budget = settings.LLM_CONTEXT_TOKENS - settings.LLM_MAX_ANSWER_TOKENS - 400
+    multi = len({p.document.pk for p in passages}) > 1
+    parts = parts_of(passages, budget_tokens=budget, max_passages=10**9, multi=multi, min_tokens=budget // 8)
+    vectors = _vectors(passages)
+    numbers = {p.number: p for p in passages}
+    rounds = max(1, math.ceil(math.log(max(len(parts), 2), REDUCE_GROUP)))
+    total_calls = len(parts) + rounds
+    mapped: list[tuple[Part, list[tuple[str, list[int]]]]] = []
+    for index, part in enumerate(parts):
+        prompt_passages = [
+            prompts.PromptPassage(n=p.number, title=p.document.title, page=p.chunk.page_number, text=p.chunk.text)
+            for p in part.passages
         ]
-        partials.append(
-            llm.complete(prompts.summary_map_messages(document.title, passages), settings.LLM_MAX_ANSWER_TOKENS).strip()
+        reply = llm.complete(
+            prompts.summary_map_messages(summary.kind, prompt_passages), settings.LLM_MAX_ANSWER_TOKENS
         )
-    combined = partials[0]
-    while len(partials) > 1:  # reduce in rounds so any number of partials fits the window
-        groups = [partials[i : i + 8] for i in range(0, len(partials), 8)]
-        partials = [
-            llm.complete(prompts.summary_reduce_messages(document.title, g), settings.LLM_MAX_ANSWER_TOKENS).strip()
-            for g in groups
-        ]
-        combined = partials[0]
+        mapped.append((part, _cited(reply, part, vectors, numbers)))
+        progress((index + 1) / total_calls, f"read part {index + 1} of {len(parts)}")
 
-    # Renumber the chunk numbers the model cited as 1..n in order of appearance.
-    order: dict[int, int] = {}
-    for raw in _CITATION.findall(combined):
-        index = int(raw) - 1
-        if 0 <= index < len(chunks) and index not in order:
-            order[index] = len(order) + 1
+    partials = [
+        "\n".join(f"{s} " + "".join(f"[{n}]" for n in cited) for s, cited in sentences)
+        for _, sentences in mapped
+        if sentences
+    ]
+    what = passages[0].document.title if not multi else f"{len(summary.sources)} documents"
+    done_calls = len(parts)
+    while len(partials) > 1:
+        groups = [partials[i : i + REDUCE_GROUP] for i in range(0, len(partials), REDUCE_GROUP)]
+        partials = []
+        for group in groups:
+            messages = prompts.summary_reduce_messages(summary.kind, what, group)
+            partials.append(llm.complete(messages, settings.LLM_MAX_ANSWER_TOKENS).strip())
+        done_calls += 1
+        progress(min(0.99, done_calls / total_calls), "combining the parts")
+    overview_raw = partials[0] if partials else ""
 
-    def renumber(match: re.Match[str]) -> str:
-        index = int(match.group(1)) - 1
-        return f"[{order[index]}]" if index in order else ""
+    citations = _Citations()
+    overview = []
+    for sentence in (s.strip() for s in _OUTPUT_SENTENCE.split(overview_raw)):
+        cited = [int(n) for n in _CITATION.findall(sentence) if int(n) in numbers]
+        clean = _uncited(sentence)
+        if clean and cited and clean.upper() != prompts.NOTHING_MARKER:  # an uncited overview line is dropped
+            overview.append((clean, cited))
+    text = _render(overview, numbers, citations) or "Nothing of this kind was found in the documents."
+    sections = [
+        {"heading": part.heading, "pages": part.pages, "text": _render(sentences, numbers, citations)}
+        for part, sentences in mapped
+        if sentences
+    ]
+    work_finish(
+        summary,
+        text=text,
+        sections=sections,
+        citations=citations.items,
+        backend="openai",
+        model_name=llm.model,
+        prompt_version=f"{prompts.SUMMARY_MAP_PROMPT_VERSION}+{prompts.SUMMARY_REDUCE_PROMPT_VERSION}",
+    )
 
-    text = _CITATION.sub(renumber, combined)
-    citations = [_citation_dict(n, document, chunks[i], chunks[i].text[:400]) for i, n in order.items()]
-    return text, citations
 
-
-def summary_create(*, user: User, document: Document) -> Summary:
-    """Raises `LLMUnavailable` when the configured model fails, `SummaryNotPossible` when the
-    document is not ready."""
-    if document.status != Document.Status.READY:
-        raise SummaryNotPossible(f"The document is {document.status}; it can be summarized once it is ready.")
-    chunks = list(document.chunks.order_by("ordinal"))
-    if not chunks:
-        raise SummaryNotPossible("The document has no text to summarize.")
+def summary_build(summary: Summary, progress: Progress) -> None:
+    """Makes the summary (called by the worker with a claimed, running record)."""
+    passages = _passages(summary)
+    progress(0.01, f"reading {len(passages)} passages")
     llm = get_llm()
     if llm is None:
-        text, citations = _extractive_summary(document, chunks)
-        backend, model, version = "extractive", "", "extractive-mmr-v1"
+        _extractive(summary, passages, progress)
     else:
-        text, citations = _llm_summary(llm, document, chunks)
-        backend, model, version = "openai", llm.model, prompts.SUMMARY_MAP_PROMPT_VERSION
-    return Summary.objects.create(
-        document=document,
-        document_sha256=document.sha256,
-        created_by=user if isinstance(user, AuthUser) else None,
-        text=text,
-        citations=citations,
-        backend=backend,
-        model_name=model,
-        prompt_version=version,
-    )
+        _generative(summary, passages, llm, progress)
+
+
+def summary_is_ready(summary: Summary) -> bool:
+    return summary.status == WorkStatus.DONE

@@ -50,7 +50,7 @@ def cite_links(text: str, citations: list[dict]) -> SafeString:  # type: ignore[
             return match.group(0)
         return f'<a class="cite" href="{escape(urls[n])}" data-citation="{n}">[{n}]</a>'
 
-    return mark_safe(re.sub(r"\[(\d{1,3})\]", link, escaped).replace("\n", "<br>"))  # noqa: S308
+    return mark_safe(re.sub(r"\[(\d{1,5})\]", link, escaped).replace("\n", "<br>"))  # noqa: S308
 
 
 @register.filter
@@ -70,3 +70,15 @@ def with_urls(citations: list[dict[str, Any]]) -> list[dict[str, Any]]:
     from docanalyst.api import citations_with_urls
 
     return citations_with_urls(citations)
+
+
+@register.filter
+def field_value(value: Any) -> str:
+    """An extracted value as a reviewer reads it: lists joined, yes/no, "not found" for none."""
+    if value is None:
+        return "not found"
+    if isinstance(value, list):
+        return "; ".join(str(v) for v in value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)

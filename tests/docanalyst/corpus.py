@@ -28,8 +28,10 @@ def indexed_document(
     version: int = 1,
     is_latest: bool = True,
     previous: Document | None = None,
+    sections: Sequence[str] | None = None,
 ) -> Document:
-    """A ready document whose passages are one chunk per page, embedded and indexed."""
+    """A ready document whose passages are one chunk per page (under `sections[i]`, when given),
+    embedded and indexed."""
     document = Document.objects.create(
         collection=collection,
         title=path.rsplit("/", 1)[-1],
@@ -56,7 +58,8 @@ def indexed_document(
             text=text,
             page_number=i + 1,
             token_count=len(text) // 4,
-            context=Chunk.context_for(document.title, ""),
+            section=sections[i] if sections else "",
+            context=Chunk.context_for(document.title, sections[i] if sections else ""),
         )
         for i, text in enumerate(passages)
     )

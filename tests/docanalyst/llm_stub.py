@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
@@ -31,9 +32,10 @@ class StubServer:
 
 
 class RecordingLLM(StubServer):
-    """Records every request body; replies with `reply`, streamed word by word `delay` apart."""
+    """Records every request body; replies with `reply` (or what `reply(request)` returns), streamed
+    word by word `delay` apart (non-streamed replies wait `delay` once)."""
 
-    def __init__(self, reply: str, delay: float = 0.0) -> None:
+    def __init__(self, reply: str | Callable[[dict[str, Any]], str], delay: float = 0.0) -> None:
         self.reply = reply
         self.delay = delay
         self.requests: list[dict[str, Any]] = []
@@ -52,10 +54,12 @@ class RecordingLLM(StubServer):
             def do_POST(self) -> None:
                 request = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
                 outer.requests.append(request)
+                reply = outer.reply(request) if callable(outer.reply) else outer.reply
                 if request.get("stream"):
-                    self._stream(outer.reply)
+                    self._stream(reply)
                 else:
-                    message = {"role": "assistant", "content": outer.reply}
+                    time.sleep(outer.delay)
+                    message = {"role": "assistant", "content": reply}
                     body = json.dumps(
                         {
                             "id": "c1",

@@ -68,7 +68,10 @@ def test_the_openapi_schema_describes_the_endpoints() -> None:
         "/api/v1/documents/{document_id}",
         "/api/v1/search",
         "/api/v1/ask",
-        "/api/v1/documents/{document_id}/summary",
+        "/api/v1/summaries",
+        "/api/v1/comparisons",
+        "/api/v1/extractions",
+        "/api/v1/extractions/{run_id}/values/{value_id}/review",
     ):
         assert path in schema["paths"], path
 
@@ -113,9 +116,16 @@ def test_upload_poll_search_ask_summarize_and_export_through_the_api(ingest_stac
     assert nothing["supported"] is False
     assert "do not contain an answer" in nothing["answer"]
 
-    summary = client.post(f"/api/v1/documents/{created[0]['id']}/summary").json()
+    queued = client.post("/api/v1/summaries", {"documents": [created[0]["id"]]}, format="json")
+    assert queued.status_code == 202 and queued.json()["status"] == "queued"
+    deadline = time.monotonic() + 120
+    summary = queued.json()
+    while summary["status"] not in ("done", "failed") and time.monotonic() < deadline:
+        time.sleep(0.5)
+        summary = client.get(f"/api/v1/summaries/{summary['id']}").json()
+    assert summary["status"] == "done", summary
     assert summary["citations"] and all(c["page"] in (1, 2, 3) for c in summary["citations"])
-    markdown = client.get(summary["exports"]["markdown"])
+    markdown = client.get(summary["exports"]["md"])
     assert markdown.status_code == 200
     text = markdown.content.decode()
     assert "## Provenance" in text and Document.objects.get(pk=created[0]["id"]).sha256 in text
@@ -127,5 +137,5 @@ def test_upload_poll_search_ask_summarize_and_export_through_the_api(ingest_stac
     pdf_text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
     assert "Provenance" in pdf_text and "page 2" in pdf_text
 
-    not_ready = client.post(f"/api/v1/documents/{created[1]['id']}/summary")
-    assert not_ready.status_code == 409
+    not_ready = client.post("/api/v1/summaries", {"documents": [created[1]["id"]]}, format="json")
+    assert not_ready.status_code == 400 and "Not ready" in not_ready.json()["detail"]

@@ -213,9 +213,12 @@ def test_a_new_file_under_an_existing_path_is_a_new_version_and_search_uses_the_
     )
     assert {h.document.pk for h in everything} == {v1.pk, v2.pk}
 
-    from docanalyst.services.summaries import summary_create
+    from docanalyst.models import Summary
+    from docanalyst.services.summaries import summary_request
 
-    old_summary = summary_create(user=user, document=v1)  # a superseded version stays summarizable
+    old_summary = summary_request(user=user, documents=[v1])  # a superseded version stays summarizable
+    wait_until(lambda: Summary.objects.get(pk=old_summary.pk).status == "done", 120, "summary of v1")
+    old_summary.refresh_from_db()
     assert any(c["page"] == 2 and "95 euros" in c["quote"] for c in old_summary.citations)
 
     v2_id = v2.pk

@@ -1,0 +1,401 @@
+"""REST endpoints for compliance work (`/api/v1/`): summaries, comparisons, extraction templates,
+extraction runs and their review, and exports. Creating work answers 202 with the record, which
+the client polls (`status`, `progress`) until it is `done` or `failed`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from audit.services import audit_record
+from docanalyst import selectors as read_selectors
+from docanalyst.api import citations_with_urls
+from docanalyst.compliance_views import answer_export, conversation_export, finished_or_404
+from docanalyst.exporting import export_response
+from docanalyst.exports.render import FORMATS
+from docanalyst.models import ExtractionRun, ExtractionTemplate, ExtractionValue, Summary, WorkRecord
+from docanalyst.roles import is_compliance_officer
+from docanalyst.selection import documents_selected
+from docanalyst.services import comparisons, extractions, reports, summaries
+from docanalyst.services.work import WorkNotPossible
+
+TABLE_FORMATS = tuple(FORMATS)
+TEXT_FORMATS = ("pdf", "docx", "md")
+
+
+def _exports(name: str, pk: int, formats: tuple[str, ...]) -> dict[str, str]:
+    return {fmt: reverse(name, args=[pk, fmt]) for fmt in formats}
+
+
+def _work(record: WorkRecord) -> dict[str, Any]:
+    return {
+        "id": record.pk,
+        "status": record.status,
+        "stage": record.stage,
+        "progress": record.progress,
+        "error": record.error,
+        "created_by": record.created_by.get_username() if record.created_by else None,
+        "created_at": record.created_at.isoformat(),
+        "finished_at": record.finished_at.isoformat() if record.finished_at else None,
+        "documents": record.sources,
+        "backend": record.backend,
+        "model": record.model_name,
+        "prompt_version": record.prompt_version,
+    }
+
+
+def summary_payload(summary: Summary) -> dict[str, Any]:
+    return {
+        **_work(summary),
+        "kind": summary.kind,
+        "title": summary.title,
+        "summary": summary.text,
+        "sections": summary.sections,
+        "citations": citations_with_urls(summary.citations),
+        "exports": _exports("api-summary-export", summary.pk, TEXT_FORMATS),
+    }
+
+
+def _refusal(exc: Exception) -> Response:
+    return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+
+
+def _audit_request(request: Request, action: str, record: WorkRecord) -> None:
+    audit_record(
+        action=action,
+        request=request,
+        target_type=type(record).__name__.lower(),
+        target_id=record.pk,
+        details={"documents": sorted(record.source_document_ids)},
+    )
+
+
+class SelectionSerializer(serializers.Serializer[Any]):
+    documents = serializers.ListField(child=serializers.IntegerField(), required=False, default=list, max_length=2000)
+    collection = serializers.IntegerField(required=False, help_text="Every latest ready document of a collection…")
+    folder = serializers.CharField(required=False, allow_blank=True, help_text="…or of one folder of it.")
+
+
+class SummaryRequestSerializer(SelectionSerializer):
+    kind = serializers.ChoiceField(choices=Summary.Kind.choices, default=Summary.Kind.EXECUTIVE)
+
+
+def _selected(request: Request, data: dict[str, Any]) -> tuple[list[Any], Any]:
+    return documents_selected(request.user, data["documents"], data.get("collection"), data.get("folder"))
+
+
+class SummaryListCreateApi(APIView):
+    throttle_scope = "summarize"
+
+    def get_throttles(self) -> list[Any]:
+        return [ScopedRateThrottle()] if self.request.method == "POST" else []
+
+    def get(self, request: Request) -> Response:
+        records = read_selectors.work_records_checked(
+            request.user, read_selectors.summaries_visible_to(request.user)[:200]
+        )
+        return Response({"summaries": [summary_payload(s) for s in records]})
+
+    @extend_schema(request=SummaryRequestSerializer, description="Queues a summary; poll it until `done`.")
+    def post(self, request: Request) -> Response:
+        serializer = SummaryRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        documents, _ = _selected(request, serializer.validated_data)
+        try:
+            summary = summaries.summary_request(
+                user=request.user, documents=documents, kind=serializer.validated_data["kind"]
+            )
+        except WorkNotPossible as exc:
+            return _refusal(exc)
+        _audit_request(request, "summary.request", summary)
+        return Response(summary_payload(summary), status=status.HTTP_202_ACCEPTED)
+
+
+class SummaryDetailApi(APIView):
+    def get(self, request: Request, summary_id: int) -> Response:
+        summary = read_selectors.work_record_get(
+            request.user, read_selectors.summaries_visible_to(request.user), summary_id
+        )
+        return Response(summary_payload(summary))
+
+
+class SummaryExportApi(APIView):
+    @extend_schema(responses={(200, content_type): bytes for content_type in FORMATS.values()})
+    def get(self, request: Request, summary_id: int, fmt: str) -> HttpResponse:
+        summary = read_selectors.work_record_get(
+            request.user, read_selectors.summaries_visible_to(request.user), summary_id
+        )
+        finished_or_404(summary)
+        return export_response(
+            request, "summary", summary.pk, lambda: reports.summary_report(summary, request.user), fmt
+        )
+
+
+# --- comparisons ---------------------------------------------------------------------------------------
+
+
+def comparison_payload(comparison: Any) -> dict[str, Any]:
+    return {
+        **_work(comparison),
+        "left": comparison.left_id,
+        "right": comparison.right_id,
+        "summary": comparison.text,
+        "counts": comparison.counts,
+        "rows": comparison.rows,
+        "citations": citations_with_urls(comparison.citations),
+        "exports": _exports("api-comparison-export", comparison.pk, TABLE_FORMATS),
+    }
+
+
+class ComparisonRequestSerializer(serializers.Serializer[Any]):
+    left = serializers.IntegerField(help_text="The earlier document (or version).")
+    right = serializers.IntegerField(help_text="The later document (or version).")
+
+
+class ComparisonListCreateApi(APIView):
+    throttle_scope = "summarize"
+
+    def get_throttles(self) -> list[Any]:
+        return [ScopedRateThrottle()] if self.request.method == "POST" else []
+
+    def get(self, request: Request) -> Response:
+        records = read_selectors.work_records_checked(
+            request.user, read_selectors.comparisons_visible_to(request.user)[:200]
+        )
+        return Response({"comparisons": [comparison_payload(c) for c in records]})
+
+    @extend_schema(request=ComparisonRequestSerializer, description="Queues a comparison; poll it until `done`.")
+    def post(self, request: Request) -> Response:
+        serializer = ComparisonRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        left_id, right_id = serializer.validated_data["left"], serializer.validated_data["right"]
+        if left_id == right_id:
+            return _refusal(WorkNotPossible("Choose two different documents (or two versions of one) to compare."))
+        (left, right), _ = documents_selected(request.user, [left_id, right_id])
+        try:
+            comparison = comparisons.comparison_request(user=request.user, left=left, right=right)
+        except WorkNotPossible as exc:
+            return _refusal(exc)
+        _audit_request(request, "comparison.request", comparison)
+        return Response(comparison_payload(comparison), status=status.HTTP_202_ACCEPTED)
+
+
+class ComparisonDetailApi(APIView):
+    def get(self, request: Request, comparison_id: int) -> Response:
+        comparison = read_selectors.work_record_get(
+            request.user, read_selectors.comparisons_visible_to(request.user), comparison_id
+        )
+        return Response(comparison_payload(comparison))
+
+
+class ComparisonExportApi(APIView):
+    @extend_schema(responses={(200, content_type): bytes for content_type in FORMATS.values()})
+    def get(self, request: Request, comparison_id: int, fmt: str) -> HttpResponse:
+        comparison = read_selectors.work_record_get(
+            request.user, read_selectors.comparisons_visible_to(request.user), comparison_id
+        )
+        finished_or_404(comparison)
+        return export_response(
+            request, "comparison", comparison.pk, lambda: reports.comparison_report(comparison, request.user), fmt
+        )
+
+
+# --- extraction -----------------------------------------------------------------------------------------
+
+
+def _compliance_only(request: Request) -> None:
+    if not is_compliance_officer(request.user):
+        raise PermissionDenied("Extraction is for compliance officers.")
+
+
+def template_payload(template: ExtractionTemplate) -> dict[str, Any]:
+    return {
+        "id": template.pk,
+        "name": template.name,
+        "description": template.description,
+        "builtin": template.builtin,
+        "schema": template.schema,
+    }
+
+
+class TemplateRequestSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField(max_length=100)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    schema = serializers.JSONField()
+
+
+class ExtractionTemplateListCreateApi(APIView):
+    def get(self, request: Request) -> Response:
+        _compliance_only(request)
+        return Response({"templates": [template_payload(t) for t in read_selectors.extraction_templates()]})
+
+    @extend_schema(request=TemplateRequestSerializer)
+    def post(self, request: Request) -> Response:
+        _compliance_only(request)
+        serializer = TemplateRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            template = extractions.template_create(user=request.user, **serializer.validated_data)
+        except extractions.TemplateInvalid as exc:
+            return _refusal(exc)
+        audit_record(action="extraction.template", request=request, target_type="template", target_id=template.pk)
+        return Response(template_payload(template), status=status.HTTP_201_CREATED)
+
+
+def value_payload(value: ExtractionValue) -> dict[str, Any]:
+    return {
+        "id": value.pk,
+        "document_id": value.document_id,
+        "field": value.field,
+        "found": value.found,
+        "value": value.value,
+        "quote": value.quote,
+        "page": value.page,
+        "chunk_id": value.chunk_id,
+        "note": value.note,
+        "review": value.review,
+        "reviewed_value": value.reviewed_value,
+        "reviewed_by": value.reviewed_by.get_username() if value.reviewed_by else None,
+        "reviewed_at": value.reviewed_at.isoformat() if value.reviewed_at else None,
+        "history": [
+            {
+                "action": h.action,
+                "author": h.author.get_username() if h.author else None,
+                "previous": h.previous,
+                "new": h.new,
+                "comment": h.comment,
+                "at": h.created_at.isoformat(),
+            }
+            for h in value.history.all()
+        ],
+    }
+
+
+def run_payload(run: ExtractionRun, with_values: bool = True) -> dict[str, Any]:
+    payload = {
+        **_work(run),
+        "template": run.template_name,
+        "schema": run.schema,
+        "exports": _exports("api-extraction-export", run.pk, TABLE_FORMATS),
+    }
+    if with_values:
+        values = run.values.select_related("reviewed_by").prefetch_related("history__author")
+        payload["values"] = [value_payload(v) for v in values]
+    return payload
+
+
+class ExtractionRequestSerializer(SelectionSerializer):
+    template = serializers.IntegerField()
+
+
+class ExtractionListCreateApi(APIView):
+    throttle_scope = "summarize"
+
+    def get_throttles(self) -> list[Any]:
+        return [ScopedRateThrottle()] if self.request.method == "POST" else []
+
+    def get(self, request: Request) -> Response:
+        _compliance_only(request)
+        runs = read_selectors.work_records_checked(
+            request.user, read_selectors.extraction_runs_visible_to(request.user)[:200]
+        )
+        return Response({"extractions": [run_payload(r, with_values=False) for r in runs]})
+
+    @extend_schema(request=ExtractionRequestSerializer, description="Queues an extraction; poll it until `done`.")
+    def post(self, request: Request) -> Response:
+        _compliance_only(request)
+        serializer = ExtractionRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        documents, collection = _selected(request, serializer.validated_data)  # first: a 404 names no template
+        template = get_object_or_404(read_selectors.extraction_templates(), pk=serializer.validated_data["template"])
+        try:
+            run = extractions.extraction_request(
+                user=request.user, template=template, documents=documents, collection=collection
+            )
+        except WorkNotPossible as exc:
+            return _refusal(exc)
+        _audit_request(request, "extraction.request", run)
+        return Response(run_payload(run), status=status.HTTP_202_ACCEPTED)
+
+
+def _run(request: Request, run_id: int) -> ExtractionRun:
+    _compliance_only(request)
+    return read_selectors.work_record_get(request.user, read_selectors.extraction_runs_visible_to(request.user), run_id)
+
+
+class ExtractionDetailApi(APIView):
+    def get(self, request: Request, run_id: int) -> Response:
+        return Response(run_payload(_run(request, run_id)))
+
+
+class ReviewSerializer(serializers.Serializer[Any]):
+    action = serializers.ChoiceField(choices=[ExtractionValue.Review.APPROVED, ExtractionValue.Review.CORRECTED])
+    value = serializers.CharField(required=False, allow_blank=True, default="", help_text="The corrected value.")
+    comment = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ExtractionReviewApi(APIView):
+    @extend_schema(request=ReviewSerializer)
+    def post(self, request: Request, run_id: int, value_id: int) -> Response:
+        run = _run(request, run_id)
+        value = get_object_or_404(ExtractionValue.objects.filter(run=run), pk=value_id)
+        serializer = ReviewSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        previous = value.current_value
+        try:
+            extractions.extraction_value_review(
+                user=request.user, value=value, action=data["action"], corrected=data["value"], comment=data["comment"]
+            )
+        except extractions.TemplateInvalid as exc:
+            return _refusal(exc)
+        audit_record(
+            action="extraction.review",
+            request=request,
+            target_type="extractionvalue",
+            target_id=value.pk,
+            details={
+                "run": run.pk,
+                "field": value.field,
+                "action": value.review,
+                "previous": previous,
+                "new": value.current_value,
+            },
+        )
+        return Response(value_payload(value))
+
+
+class ExtractionExportApi(APIView):
+    @extend_schema(responses={(200, content_type): bytes for content_type in FORMATS.values()})
+    def get(self, request: Request, run_id: int, fmt: str) -> HttpResponse:
+        run = _run(request, run_id)
+        finished_or_404(run)
+        values = list(run.values.select_related("reviewed_by"))
+        return export_response(
+            request, "extraction", run.pk, lambda: reports.extraction_report(run, values, request.user), fmt
+        )
+
+
+# --- answers and conversations ------------------------------------------------------------------------
+
+
+class AnswerExportApi(APIView):
+    @extend_schema(responses={(200, content_type): bytes for content_type in FORMATS.values()})
+    def get(self, request: Request, answer_id: int, fmt: str) -> HttpResponse:
+        return answer_export(request, answer_id, fmt)
+
+
+class ConversationExportApi(APIView):
+    @extend_schema(responses={(200, content_type): bytes for content_type in FORMATS.values()})
+    def get(self, request: Request, conversation_id: int, fmt: str) -> HttpResponse:
+        return conversation_export(request, conversation_id, fmt)

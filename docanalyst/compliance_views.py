@@ -1,0 +1,324 @@
+"""Browser pages for compliance work: summaries, comparisons, extraction tables and their review,
+and the exports of everything a user can produce (answers and conversations included).
+
+Work is queued and made in the worker; its page polls the record's progress with htmx and shows
+the result when it is done. Every page and export answers 404 for a record made from a document
+the user cannot read.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+from django_ratelimit.decorators import ratelimit
+
+from audit.services import audit_record
+from docanalyst import selectors as read_selectors
+from docanalyst.exporting import export_response
+from docanalyst.http import HtmxHttpRequest
+from docanalyst.models import Comparison, ExtractionRun, ExtractionValue, Summary
+from docanalyst.roles import is_compliance_officer
+from docanalyst.selection import documents_selected
+from docanalyst.services import comparisons, extractions, reports, summaries
+from docanalyst.services.work import WorkNotPossible
+from docanalyst.views import _rate_limited
+from ingest import selectors
+
+EXPORT_LABELS = {"pdf": "PDF", "docx": "Word", "md": "Markdown", "csv": "CSV", "xlsx": "Excel"}
+
+
+def _summarize_rate(group: str, request: HtmxHttpRequest) -> str:
+    return str(settings.RATE_LIMIT_SUMMARIZE)
+
+
+def _ids(request: HtmxHttpRequest, name: str) -> list[int]:
+    return [int(v) for v in request.POST.getlist(name) if v.strip().isdigit()]
+
+
+def _optional_id(request: HtmxHttpRequest, name: str) -> int | None:
+    value = request.POST.get(name, "").strip()
+    return int(value) if value.isdigit() else None
+
+
+def _require_compliance(request: HtmxHttpRequest) -> None:
+    if not is_compliance_officer(request.user):
+        raise PermissionDenied("Comparisons' and extractions' tables are for compliance officers.")
+
+
+def _too_many(request: HtmxHttpRequest) -> HttpResponse | None:
+    if getattr(request, "limited", False):
+        return _rate_limited("summaries, comparisons or extractions", settings.RATE_LIMIT_SUMMARIZE)
+    return None
+
+
+def _hub_context(request: HtmxHttpRequest, error: str = "") -> dict[str, Any]:
+    user = request.user
+    checked = read_selectors.work_records_checked
+    return {
+        "error": error,
+        "collections": selectors.collections_readable_by(user),
+        "documents": selectors.documents_visible_to(user)
+        .filter(is_latest=True, status="ready")
+        .order_by("collection__name", "path")[:500],
+        "kinds": Summary.Kind.choices,
+        "templates": read_selectors.extraction_templates(),
+        "summaries": checked(user, read_selectors.summaries_visible_to(user)[:30]),
+        "comparisons": checked(user, read_selectors.comparisons_visible_to(user)[:30]),
+        "runs": checked(user, read_selectors.extraction_runs_visible_to(user)[:30]),
+        "is_compliance": is_compliance_officer(user),
+    }
+
+
+@login_required
+def compliance_view(request: HtmxHttpRequest) -> HttpResponse:
+    return render(request, "compliance/hub.html", _hub_context(request))
+
+
+def _refused(request: HtmxHttpRequest, error: str) -> HttpResponse:
+    return render(request, "compliance/hub.html", _hub_context(request, error), status=400)
+
+
+def _audit_request(request: HtmxHttpRequest, action: str, record: Any) -> None:
+    audit_record(
+        action=action,
+        request=request,
+        target_type=type(record).__name__.lower(),
+        target_id=record.pk,
+        details={"documents": sorted(record.source_document_ids)},
+    )
+
+
+@login_required
+@require_POST
+@ratelimit(key="user", rate=_summarize_rate, method="POST", block=False)
+def summary_create_view(request: HtmxHttpRequest) -> HttpResponse:
+    """A summary of the selected documents, or of a collection's folder; made in the worker."""
+    if limited := _too_many(request):
+        return limited
+    documents, _ = documents_selected(
+        request.user, _ids(request, "document"), _optional_id(request, "collection"), request.POST.get("folder")
+    )
+    try:
+        summary = summaries.summary_request(
+            user=request.user, documents=documents, kind=request.POST.get("kind", Summary.Kind.EXECUTIVE)
+        )
+    except WorkNotPossible as exc:
+        return _refused(request, str(exc))
+    _audit_request(request, "summary.request", summary)
+    return redirect("summary-detail", summary.pk)
+
+
+@login_required
+def summary_detail_view(request: HtmxHttpRequest, summary_id: int) -> HttpResponse:
+    summary = read_selectors.work_record_get(
+        request.user, read_selectors.summaries_visible_to(request.user), summary_id
+    )
+    template = "compliance/_summary_body.html" if request.htmx else "compliance/summary.html"
+    return render(request, template, {"record": summary, "formats": ("pdf", "docx", "md"), "labels": EXPORT_LABELS})
+
+
+@login_required
+@require_POST
+@ratelimit(key="user", rate=_summarize_rate, method="POST", block=False)
+def comparison_create_view(request: HtmxHttpRequest) -> HttpResponse:
+    if limited := _too_many(request):
+        return limited
+    left_id, right_id = _optional_id(request, "left"), _optional_id(request, "right")
+    if left_id is None or right_id is None:
+        return _refused(request, "Choose the two documents to compare.")
+    if left_id == right_id:
+        return _refused(request, "Choose two different documents (or two versions of one) to compare.")
+    (left, right), _ = documents_selected(request.user, [left_id, right_id])
+    try:
+        comparison = comparisons.comparison_request(user=request.user, left=left, right=right)
+    except WorkNotPossible as exc:
+        return _refused(request, str(exc))
+    _audit_request(request, "comparison.request", comparison)
+    return redirect("comparison-detail", comparison.pk)
+
+
+@login_required
+def comparison_detail_view(request: HtmxHttpRequest, comparison_id: int) -> HttpResponse:
+    comparison = read_selectors.work_record_get(
+        request.user, read_selectors.comparisons_visible_to(request.user), comparison_id
+    )
+    template = "compliance/_comparison_body.html" if request.htmx else "compliance/comparison.html"
+    context = {"record": comparison, "formats": ("pdf", "docx", "md", "csv", "xlsx"), "labels": EXPORT_LABELS}
+    return render(request, template, context)
+
+
+@login_required
+@require_POST
+@ratelimit(key="user", rate=_summarize_rate, method="POST", block=False)
+def extraction_create_view(request: HtmxHttpRequest) -> HttpResponse:
+    _require_compliance(request)
+    if limited := _too_many(request):
+        return limited
+    documents, collection = documents_selected(
+        request.user, _ids(request, "document"), _optional_id(request, "collection"), request.POST.get("folder")
+    )
+    template = get_object_or_404(read_selectors.extraction_templates(), pk=_optional_id(request, "template") or 0)
+    try:
+        run = extractions.extraction_request(
+            user=request.user, template=template, documents=documents, collection=collection
+        )
+    except WorkNotPossible as exc:
+        return _refused(request, str(exc))
+    _audit_request(request, "extraction.request", run)
+    return redirect("extraction-detail", run.pk)
+
+
+def _run_for(request: HtmxHttpRequest, run_id: int) -> ExtractionRun:
+    return read_selectors.work_record_get(request.user, read_selectors.extraction_runs_visible_to(request.user), run_id)
+
+
+@login_required
+def extraction_detail_view(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
+    run = _run_for(request, run_id)
+    context = {
+        "record": run,
+        "values": run.values.select_related("document", "reviewed_by").prefetch_related("history__author"),
+        "formats": ("pdf", "docx", "md", "csv", "xlsx"),
+        "labels": EXPORT_LABELS,
+    }
+    template = "compliance/_extraction_body.html" if request.htmx else "compliance/extraction.html"
+    return render(request, template, context)
+
+
+@login_required
+@require_POST
+def extraction_review_view(request: HtmxHttpRequest, run_id: int, value_id: int) -> HttpResponse:
+    """Approve or correct one value; the review is kept with its author and in the audit trail."""
+    run = _run_for(request, run_id)
+    value = get_object_or_404(ExtractionValue.objects.filter(run=run), pk=value_id)
+    previous = value.current_value
+    try:
+        extractions.extraction_value_review(
+            user=request.user,
+            value=value,
+            action=request.POST.get("action", ""),
+            corrected=request.POST.get("value", ""),
+            comment=request.POST.get("comment", ""),
+        )
+    except extractions.TemplateInvalid as exc:
+        return render(request, "compliance/_value_row.html", {"value": value, "record": run, "error": str(exc)})
+    audit_record(
+        action="extraction.review",
+        request=request,
+        target_type="extractionvalue",
+        target_id=value.pk,
+        details={
+            "run": run.pk,
+            "field": value.field,
+            "action": value.review,
+            "previous": previous,
+            "new": value.current_value,
+        },
+    )
+    if request.htmx:
+        return render(request, "compliance/_value_row.html", {"value": value, "record": run})
+    return redirect("extraction-detail", run.pk)
+
+
+@login_required
+def extraction_templates_view(request: HtmxHttpRequest) -> HttpResponse:
+    """The templates, and a form to add one (compliance officers)."""
+    _require_compliance(request)
+    error = ""
+    if request.method == "POST":
+        try:
+            schema = json.loads(request.POST.get("schema", ""))
+            template = extractions.template_create(
+                user=request.user,
+                name=request.POST.get("name", ""),
+                description=request.POST.get("description", ""),
+                schema=schema,
+            )
+        except json.JSONDecodeError as exc:
+            error = f"The schema is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
+        except extractions.TemplateInvalid as exc:
+            error = str(exc)
+        else:
+            audit_record(action="extraction.template", request=request, target_type="template", target_id=template.pk)
+            return redirect("extraction-templates")
+    context = {"templates": read_selectors.extraction_templates(), "error": error, "posted": request.POST}
+    return render(request, "compliance/templates.html", context, status=400 if error else 200)
+
+
+# --- exports -------------------------------------------------------------------------------------------
+
+
+@login_required
+def summary_export_view(request: HtmxHttpRequest, summary_id: int, fmt: str) -> HttpResponse:
+    summary = read_selectors.work_record_get(
+        request.user, read_selectors.summaries_visible_to(request.user), summary_id
+    )
+    finished_or_404(summary)
+    return export_response(request, "summary", summary.pk, lambda: reports.summary_report(summary, request.user), fmt)
+
+
+@login_required
+def comparison_export_view(request: HtmxHttpRequest, comparison_id: int, fmt: str) -> HttpResponse:
+    comparison = read_selectors.work_record_get(
+        request.user, read_selectors.comparisons_visible_to(request.user), comparison_id
+    )
+    finished_or_404(comparison)
+    return export_response(
+        request, "comparison", comparison.pk, lambda: reports.comparison_report(comparison, request.user), fmt
+    )
+
+
+@login_required
+def extraction_export_view(request: HtmxHttpRequest, run_id: int, fmt: str) -> HttpResponse:
+    run = _run_for(request, run_id)
+    finished_or_404(run)
+    values = list(run.values.select_related("reviewed_by"))
+    return export_response(
+        request, "extraction", run.pk, lambda: reports.extraction_report(run, values, request.user), fmt
+    )
+
+
+def answer_export(request: Any, answer_id: int, fmt: str) -> HttpResponse:
+    """An answer the user asked (browser or API): their own, and not withheld."""
+    answer = get_object_or_404(read_selectors.answers_of(request.user), pk=answer_id)
+    (answer,) = read_selectors.answers_checked(request.user, [answer])
+    if answer.text == read_selectors.WITHHELD_TEXT:
+        raise PermissionDenied(read_selectors.WITHHELD_TEXT)
+    return export_response(request, "answer", answer.pk, lambda: reports.answer_report(answer, request.user), fmt)
+
+
+def conversation_export(request: Any, conversation_id: int, fmt: str) -> HttpResponse:
+    conversation = get_object_or_404(read_selectors.conversations_of(request.user), pk=conversation_id)
+    answers = read_selectors.answers_checked(request.user, conversation.answers.order_by("pk"))
+    return export_response(
+        request,
+        "conversation",
+        conversation.pk,
+        lambda: reports.conversation_report(conversation, answers, request.user),
+        fmt,
+    )
+
+
+@login_required
+def answer_export_view(request: HtmxHttpRequest, answer_id: int, fmt: str) -> HttpResponse:
+    return answer_export(request, answer_id, fmt)
+
+
+@login_required
+def conversation_export_view(request: HtmxHttpRequest, conversation_id: int, fmt: str) -> HttpResponse:
+    return conversation_export(request, conversation_id, fmt)
+
+
+def finished_or_404(record: Summary | Comparison | ExtractionRun) -> None:
+    """Only finished work is exported: a half-made record is not evidence."""
+    from django.http import Http404
+
+    if record.status != "done":
+        raise Http404(f"This record is {record.status}; it can be exported once it is done.")

@@ -1,0 +1,133 @@
+"""The life of a compliance work record (summary, comparison, extraction run) in the worker.
+
+A record is created `queued` by a service in the web request and its id queued with
+`transaction.on_commit`. The task claims it with a conditional update (`queued` → `running`, or a
+`running` row whose worker died and whose message came back), counts the attempt, reports progress
+on the row, and ends it `done` or `failed` with a reason a user can read. A record that keeps
+killing its worker fails after `WORK_MAX_ATTEMPTS`; the beat sweep requeues rows that stopped
+moving (see `work_requeue_stalled`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from django.conf import settings
+from django.db.models import F, Q
+from django.utils import timezone
+
+from docanalyst.models import WorkRecord, WorkStatus
+from ingest.models import Document
+
+logger = logging.getLogger(__name__)
+
+R = TypeVar("R", bound=WorkRecord)
+Progress = Callable[[float, str], None]
+
+WORK_MAX_ATTEMPTS = 3
+
+
+class WorkNotPossible(ValueError):
+    """The request cannot be carried out as asked (a document not ready, nothing selected…);
+    the message is shown to the user."""
+
+
+def sources_of(documents: Iterable[Document]) -> list[dict[str, Any]]:
+    """The exact document versions a record is made from, kept with it for its provenance."""
+    return [
+        {
+            "document_id": d.pk,
+            "title": d.title,
+            "path": d.path,
+            "version": d.version,
+            "sha256": d.sha256,
+            "collection": d.collection.name,
+        }
+        for d in documents
+    ]
+
+
+def documents_ready(documents: Iterable[Document]) -> list[Document]:
+    documents = list(documents)
+    if not documents:
+        raise WorkNotPossible("No documents were selected.")
+    waiting = [d.title for d in documents if d.status != Document.Status.READY]
+    if waiting:
+        raise WorkNotPossible(f"Not ready yet (wait for ingestion to finish or retry it): {', '.join(waiting[:5])}.")
+    empty = [d.title for d in documents if d.chunk_count == 0]
+    if empty:
+        raise WorkNotPossible(f"No text was found in: {', '.join(empty[:5])}.")
+    return documents
+
+
+def work_claim(model: type[R], pk: int) -> R | None:
+    """The record, now `running` for this worker; None when it is finished, gone or out of attempts."""
+    claimable = Q(status=WorkStatus.QUEUED) | Q(status=WorkStatus.RUNNING)
+    claimed = model._default_manager.filter(claimable, pk=pk, attempts__lt=WORK_MAX_ATTEMPTS).update(
+        status=WorkStatus.RUNNING, attempts=F("attempts") + 1, stage="starting", error=""
+    )
+    if not claimed:
+        model._default_manager.filter(pk=pk, status=WorkStatus.RUNNING, attempts__gte=WORK_MAX_ATTEMPTS).update(
+            status=WorkStatus.FAILED,
+            error=f"Stopped after {WORK_MAX_ATTEMPTS} attempts: the work kept stopping its worker.",
+            finished_at=timezone.now(),
+        )
+        return None
+    return model._default_manager.get(pk=pk)
+
+
+def progress_reporter(record: WorkRecord, every_seconds: float = 0.5) -> Progress:
+    """Writes progress to the row, at most every `every_seconds` (and always the first time)."""
+    last = [0.0]
+
+    def report(fraction: float, stage: str) -> None:
+        now = time.monotonic()
+        if now - last[0] < every_seconds and fraction < 1:
+            return
+        last[0] = now
+        percent = max(0, min(99, int(fraction * 100)))
+        type(record)._default_manager.filter(pk=record.pk, status=WorkStatus.RUNNING).update(
+            progress=percent, stage=stage[:200], updated_at=timezone.now()
+        )
+
+    return report
+
+
+def work_finish(record: WorkRecord, **fields: Any) -> None:
+    """Stores what was produced and marks the record done, in one update."""
+    for name, value in fields.items():
+        setattr(record, name, value)
+    record.status, record.progress, record.stage, record.error = WorkStatus.DONE, 100, "done", ""
+    record.finished_at = timezone.now()
+    record.save()
+
+
+def work_fail(model: type[WorkRecord], pk: int, reason: str) -> None:
+    model._default_manager.filter(pk=pk).exclude(status=WorkStatus.DONE).update(
+        status=WorkStatus.FAILED, error=reason, stage="failed", finished_at=timezone.now()
+    )
+    logger.warning("%s %s failed: %s", model.__name__, pk, reason)
+
+
+def work_requeue_stalled() -> int:
+    """Queue again records whose worker died (a `running` row that stopped moving) or whose message
+    was lost (a `queued` row left waiting); the attempt cap ends a record that keeps failing."""
+    from docanalyst import tasks
+    from docanalyst.models import Comparison, ExtractionRun, Summary
+
+    stale = timezone.now() - timedelta(seconds=settings.WORK_STALL_SECONDS)
+    count = 0
+    for model, task in ((Summary, tasks.summarize), (Comparison, tasks.compare), (ExtractionRun, tasks.extract)):
+        stalled = model._default_manager.filter(
+            status__in=[WorkStatus.QUEUED, WorkStatus.RUNNING], updated_at__lt=stale
+        )
+        for pk in stalled.values_list("pk", flat=True):
+            if model._default_manager.filter(pk=pk, updated_at__lt=stale).update(updated_at=timezone.now()):
+                task.delay(pk)
+                count += 1
+                logger.warning("%s %s stopped moving; queued again", model.__name__, pk)
+    return count
