@@ -70,7 +70,7 @@ def test_sign_in_upload_watch_it_become_ready_ask_and_open_the_cited_page(
     page.click("table.documents a:has-text('bridge-manual')")
     status = page.locator("[data-testid=document-status]")
     expect(status).to_have_text("Ready", timeout=120_000)  # updated by polling, no manual reload
-    expect(page.locator("text=Summarize")).to_be_visible()
+    expect(page.locator("button:has-text('Summarize')")).to_be_visible()
 
     page.click("nav >> text=Ask")
     page.fill("textarea[name=question]", "What is the torque value for anchor bolt TC-4410-B?")
@@ -88,6 +88,38 @@ def test_sign_in_upload_watch_it_become_ready_ask_and_open_the_cited_page(
     expect(image).to_be_visible()
     # it loaded (a function, not a string: the page's CSP forbids evaluating strings)
     page.wait_for_function("() => document.querySelector('[data-testid=page-image]').naturalWidth > 0")
+
+
+def test_a_summary_asked_for_on_a_document_page_is_made_by_the_worker_and_shown_with_its_citations(
+    ingest_stack: Any, page: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    from tests.docanalyst.contracts import long_specification
+    from tests.docanalyst.corpus import indexed_document
+    from tests.factories import CollectionFactory
+
+    officer = UserFactory(username="cora", roles=["employee", "compliance"])
+    pages, sections = long_specification(sections=6, pages_per_section=5)
+    document = indexed_document(CollectionFactory(readers=[officer]), "specs/plant-spec.pdf", pages, sections=sections)
+
+    page.goto("/accounts/login/")
+    page.fill("input[name=username]", "cora")
+    page.fill("input[name=password]", "correct-horse-battery")
+    page.click("button[type=submit]")
+    page.goto(f"/documents/{document.pk}/")
+    page.select_option("select[name=kind]", "engineering")
+    page.click("button:has-text('Summarize')")
+
+    expect(page).to_have_url(re.compile(r"/summaries/\d+/$"))
+    body = page.locator("[data-testid=summary]")
+    expect(body).to_have_attribute("data-status", "done", timeout=120_000)  # polled, no reload
+    expect(page.locator("[data-testid=summary-text]").first).to_contain_text("±")
+    expect(page.locator("h3", has_text="Section 6: Decommissioning")).to_be_visible()
+    page.locator("a.cite").first.click()
+    expect(page).to_have_url(re.compile(rf"/documents/{document.pk}/page/\d+/"))
+    page.go_back()
+    expect(page.locator("[data-testid=exports] a", has_text="Word")).to_be_visible()
 
 
 # Records the length of a streaming answer's text every time it changes, from the first byte.

@@ -226,6 +226,16 @@ def test_a_summary_of_a_300_page_document_made_by_the_worker_covers_its_last_sec
     assert summary.sources[0]["sha256"] == document.sha256 and summary.backend == "extractive"
 
 
+def summarizing_model(request: dict[str, Any]) -> str:
+    """A map reply citing the part's first passage, then a sentence left uncited; a reduce reply
+    keeping three of the partial sentences with their citations."""
+    prompt = request["messages"][-1]["content"]
+    numbers = re.findall(r'<passage n="(\d+)"', prompt)
+    if "Combined overview" in prompt:
+        return "\n".join(re.findall(r"^.*\[\d+\]$", prompt, re.MULTILINE)[:3])
+    return f"The part sets requirements for its topic [{numbers[0]}]. It has an inspection regime."
+
+
 def test_summary_progress_is_written_to_the_row_as_the_parts_are_read(db: Any, vector_store: Any) -> None:
     """With a language model: every passage of the 300 pages is sent in some map request (nothing
     is truncated), the overview is reduced from the parts, and progress rises to the end."""
@@ -238,15 +248,8 @@ def test_summary_progress_is_written_to_the_row_as_the_parts_are_read(db: Any, v
     )
     summary.documents.set([document])
 
-    def model(request: dict[str, Any]) -> str:
-        prompt = request["messages"][-1]["content"]
-        numbers = re.findall(r'<passage n="(\d+)"', prompt)
-        if "Combined overview" in prompt:
-            return "\n".join(re.findall(r"^- .*\[\d+\]$|^.*\[\d+\]$", prompt, re.MULTILINE)[:3])
-        return f"The part sets requirements for its topic [{numbers[0]}]. It has an inspection regime."
-
     progress: list[tuple[float, str]] = []
-    with RecordingLLM(model) as server, override_llm(server.base_url):
+    with RecordingLLM(summarizing_model) as server, override_llm(server.base_url):
         summaries.summary_build(summary, lambda fraction, stage: progress.append((fraction, stage)))
         requests = server.requests
 
@@ -280,6 +283,71 @@ def test_a_multi_document_summary_of_a_folder_reads_every_document(ingest_stack:
     assert {c["document_id"] for c in summary.citations} == {first.pk, second.pk}
     assert "weekly" in summary.text + json.dumps(summary.sections)
     assert "resurfaced" not in json.dumps(summary.sections)
+
+
+def test_a_worker_killed_mid_summary_is_replaced_and_the_summary_ends_done(
+    exclusive_stack: Any, vector_store: Any
+) -> None:
+    import signal
+
+    from tests.conftest import FAST_RECOVERY, Worker
+
+    user = UserFactory()
+    collection = CollectionFactory(readers=[user])
+    pages, sections = long_specification()
+    document = indexed_document(collection, "specs/plant-spec.pdf", pages, sections=sections)
+
+    with RecordingLLM(summarizing_model, delay=0.4) as server:
+        env = {**FAST_RECOVERY, "WORK_STALL_SECONDS": "4", "LLM_BASE_URL": server.base_url, "LLM_MODEL": "stub"}
+        doomed = Worker("doomed", concurrency=1, extra_env=env, beat=True).start()
+        summary = summaries.summary_request(user=user, documents=[document])
+
+        def reading() -> bool:
+            row = Summary.objects.get(pk=summary.pk)
+            return row.status == WorkStatus.RUNNING and row.progress > 10
+
+        wait_until(reading, 120, "summary under way")
+        doomed.stop(signal.SIGKILL)  # main process, pool child and beat
+        replacement = Worker("replacement", concurrency=1, extra_env=env, beat=True).start()
+        try:
+            summary = wait_for(summary, 240)
+        finally:
+            replacement.stop()
+
+    assert summary.attempts == 2
+    assert summary.sections[-1]["heading"].endswith("Section 30: Decommissioning and final handover")
+    assert AuditEvent.objects.filter(action="summary.made", target_id=str(summary.pk)).count() == 1
+
+
+def test_the_models_summary_of_material_changes_cites_both_sides_and_keeps_the_full_list(
+    db: Any, vector_store: Any
+) -> None:
+    from docanalyst.services import comparisons
+
+    user = UserFactory()
+    collection = CollectionFactory(readers=[user])
+    old = indexed_document(collection, "c/msa-2024.pdf", ["\n\n".join(p) for p in contract_pages()])
+    new = indexed_document(
+        collection,
+        "c/msa-2025.pdf",
+        ["\n\n".join(p) for p in contract_pages(cap="USD 2,000,000", non_solicitation=False)],
+    )
+    comparison = Comparison.objects.create(
+        created_by=user, left=old, right=new, sources=work.sources_of([old, new]), status=WorkStatus.RUNNING
+    )
+    reply = "The liability cap was cut from USD 5,000,000 to USD 2,000,000 [1].\nThe parties were renamed."
+
+    with RecordingLLM(reply) as server, override_llm(server.base_url):
+        comparisons.comparison_build(comparison, lambda *_: None)
+        prompt = server.requests[0]["messages"][-1]["content"]
+
+    comparison.refresh_from_db()
+    first_line = comparison.text.splitlines()[0]
+    assert "<documents>" in prompt and "5,000,000" in prompt and "Non-Solicitation" in prompt
+    assert first_line.startswith("- The liability cap was cut") and first_line.endswith("[1][2]")
+    assert "renamed" not in comparison.text  # a claim citing no change is not kept
+    assert "All material changes:" in comparison.text and "Non-Solicitation" in comparison.text
+    assert (comparison.backend, comparison.prompt_version) == ("openai", "comparison-v1")
 
 
 def test_a_summary_whose_model_stays_down_fails_with_the_models_message(db: Any) -> None:
