@@ -20,7 +20,13 @@ from rest_framework.views import APIView
 from audit.services import audit_record
 from docanalyst import selectors as read_selectors
 from docanalyst.api import citations_with_urls
-from docanalyst.compliance_views import answer_export, conversation_export, finished_or_404
+from docanalyst.compliance_views import (
+    answer_export,
+    audit_review,
+    audit_work_request,
+    conversation_export,
+    finished_or_404,
+)
 from docanalyst.exporting import export_response
 from docanalyst.exports.render import FORMATS
 from docanalyst.models import ExtractionRun, ExtractionTemplate, ExtractionValue, Summary, WorkRecord
@@ -70,16 +76,6 @@ def _refusal(exc: Exception) -> Response:
     return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
 
 
-def _audit_request(request: Request, action: str, record: WorkRecord) -> None:
-    audit_record(
-        action=action,
-        request=request,
-        target_type=type(record).__name__.lower(),
-        target_id=record.pk,
-        details={"documents": sorted(record.source_document_ids)},
-    )
-
-
 class SelectionSerializer(serializers.Serializer[Any]):
     documents = serializers.ListField(child=serializers.IntegerField(), required=False, default=list, max_length=2000)
     collection = serializers.IntegerField(required=False, help_text="Every latest ready document of a collection…")
@@ -117,7 +113,7 @@ class SummaryListCreateApi(APIView):
             )
         except WorkNotPossible as exc:
             return _refusal(exc)
-        _audit_request(request, "summary.request", summary)
+        audit_work_request(request, "summary.request", summary)
         return Response(summary_payload(summary), status=status.HTTP_202_ACCEPTED)
 
 
@@ -186,7 +182,7 @@ class ComparisonListCreateApi(APIView):
             comparison = comparisons.comparison_request(user=request.user, left=left, right=right)
         except WorkNotPossible as exc:
             return _refusal(exc)
-        _audit_request(request, "comparison.request", comparison)
+        audit_work_request(request, "comparison.request", comparison)
         return Response(comparison_payload(comparison), status=status.HTTP_202_ACCEPTED)
 
 
@@ -324,7 +320,7 @@ class ExtractionListCreateApi(APIView):
             )
         except WorkNotPossible as exc:
             return _refusal(exc)
-        _audit_request(request, "extraction.request", run)
+        audit_work_request(request, "extraction.request", run)
         return Response(run_payload(run), status=status.HTTP_202_ACCEPTED)
 
 
@@ -359,19 +355,7 @@ class ExtractionReviewApi(APIView):
             )
         except extractions.TemplateInvalid as exc:
             return _refusal(exc)
-        audit_record(
-            action="extraction.review",
-            request=request,
-            target_type="extractionvalue",
-            target_id=value.pk,
-            details={
-                "run": run.pk,
-                "field": value.field,
-                "action": value.review,
-                "previous": previous,
-                "new": value.current_value,
-            },
-        )
+        audit_review(request, value, previous)
         return Response(value_payload(value))
 
 

@@ -14,12 +14,12 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 from django_ratelimit.decorators import ratelimit
 
-from audit.services import audit_record
+from audit.services import audit_record, text_sha256
 from docanalyst import selectors as read_selectors
 from docanalyst.exporting import export_response
 from docanalyst.http import HtmxHttpRequest
@@ -85,7 +85,26 @@ def _refused(request: HtmxHttpRequest, error: str) -> HttpResponse:
     return render(request, "compliance/hub.html", _hub_context(request, error), status=400)
 
 
-def _audit_request(request: HtmxHttpRequest, action: str, record: Any) -> None:
+def audit_review(request: Any, value: ExtractionValue, previous: object) -> None:
+    """A review in the audit trail: who, which value, what was done, and hashes of the values —
+    the values themselves are document content, which the trail never holds."""
+    audit_record(
+        action="extraction.review",
+        request=request,
+        target_type="extractionvalue",
+        target_id=value.pk,
+        details={
+            "run": value.run_id,
+            "document_id": value.document_id,
+            "field": value.field,
+            "action": value.review,
+            "previous_sha256": text_sha256(json.dumps(previous, sort_keys=True)),
+            "new_sha256": text_sha256(json.dumps(value.current_value, sort_keys=True)),
+        },
+    )
+
+
+def audit_work_request(request: Any, action: str, record: Any) -> None:
     audit_record(
         action=action,
         request=request,
@@ -111,7 +130,7 @@ def summary_create_view(request: HtmxHttpRequest) -> HttpResponse:
         )
     except WorkNotPossible as exc:
         return _refused(request, str(exc))
-    _audit_request(request, "summary.request", summary)
+    audit_work_request(request, "summary.request", summary)
     return redirect("summary-detail", summary.pk)
 
 
@@ -140,7 +159,7 @@ def comparison_create_view(request: HtmxHttpRequest) -> HttpResponse:
         comparison = comparisons.comparison_request(user=request.user, left=left, right=right)
     except WorkNotPossible as exc:
         return _refused(request, str(exc))
-    _audit_request(request, "comparison.request", comparison)
+    audit_work_request(request, "comparison.request", comparison)
     return redirect("comparison-detail", comparison.pk)
 
 
@@ -171,7 +190,7 @@ def extraction_create_view(request: HtmxHttpRequest) -> HttpResponse:
         )
     except WorkNotPossible as exc:
         return _refused(request, str(exc))
-    _audit_request(request, "extraction.request", run)
+    audit_work_request(request, "extraction.request", run)
     return redirect("extraction-detail", run.pk)
 
 
@@ -209,19 +228,7 @@ def extraction_review_view(request: HtmxHttpRequest, run_id: int, value_id: int)
         )
     except extractions.TemplateInvalid as exc:
         return render(request, "compliance/_value_row.html", {"value": value, "record": run, "error": str(exc)})
-    audit_record(
-        action="extraction.review",
-        request=request,
-        target_type="extractionvalue",
-        target_id=value.pk,
-        details={
-            "run": run.pk,
-            "field": value.field,
-            "action": value.review,
-            "previous": previous,
-            "new": value.current_value,
-        },
-    )
+    audit_review(request, value, previous)
     if request.htmx:
         return render(request, "compliance/_value_row.html", {"value": value, "record": run})
     return redirect("extraction-detail", run.pk)
@@ -248,7 +255,8 @@ def extraction_templates_view(request: HtmxHttpRequest) -> HttpResponse:
         else:
             audit_record(action="extraction.template", request=request, target_type="template", target_id=template.pk)
             return redirect("extraction-templates")
-    context = {"templates": read_selectors.extraction_templates(), "error": error, "posted": request.POST}
+    templates = [(t, list(t.schema.get("properties", {}).items())) for t in read_selectors.extraction_templates()]
+    context = {"templates": templates, "error": error, "posted": request.POST}
     return render(request, "compliance/templates.html", context, status=400 if error else 200)
 
 
@@ -318,7 +326,5 @@ def conversation_export_view(request: HtmxHttpRequest, conversation_id: int, fmt
 
 def finished_or_404(record: Summary | Comparison | ExtractionRun) -> None:
     """Only finished work is exported: a half-made record is not evidence."""
-    from django.http import Http404
-
     if record.status != "done":
         raise Http404(f"This record is {record.status}; it can be exported once it is done.")

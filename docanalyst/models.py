@@ -83,6 +83,7 @@ class WorkRecord(models.Model):
     progress = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    task_id = models.CharField(max_length=64, blank=True)  # the delivery that holds the record while it runs
     # [{document_id, title, path, version, sha256, collection}] as they were when the work ran.
     sources = models.JSONField(default=list)
     backend = models.CharField(max_length=32, blank=True)
@@ -143,8 +144,8 @@ class Comparison(WorkRecord):
 
 
 class ExtractionTemplate(models.Model):
-    """A JSON schema of the fields to extract. Built-in templates are kept in code and synced by
-    a migration; user-defined ones are validated before they are saved."""
+    """A JSON schema of the fields to extract. Built-in templates are kept in code and written to
+    the database after every `migrate` (post_migrate); user-defined ones are validated when saved."""
 
     name = models.CharField(max_length=100, unique=True)
     description = models.TextField(blank=True)

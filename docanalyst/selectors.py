@@ -37,7 +37,7 @@ def comparisons_visible_to(user: User) -> QuerySet[Comparison]:
 
 
 def extraction_runs_visible_to(user: User) -> QuerySet[ExtractionRun]:
-    """Extraction tables are compliance work: compliance officers who can read every document."""
+    """Extraction tables are compliance work: compliance officers who can read every document of the run."""
     if not is_compliance_officer(user):
         return ExtractionRun.objects.none()
     return ExtractionRun.objects.exclude(documents__in=_unreadable_documents(user)).select_related("created_by")
@@ -57,7 +57,8 @@ def work_records_checked(user: User, records: Iterable[R]) -> list[R]:
             "pk", flat=True
         )
     )
-    return [r for r in records if r.source_document_ids <= readable]
+    # A record drawn from no document (none recorded) is nobody's: shown to no one.
+    return [r for r in records if r.source_document_ids and r.source_document_ids <= readable]
 
 
 def work_record_get(user: User, records: QuerySet[R], pk: int) -> R:

@@ -308,6 +308,14 @@ WORK_SOFT_TIME_LIMIT = env_int("WORK_SOFT_TIME_LIMIT", 3600, minimum=10)
 WORK_TIME_LIMIT = WORK_SOFT_TIME_LIMIT + 60
 # A running summary/comparison/extraction whose row has not moved for this long lost its worker.
 WORK_STALL_SECONDS = env_int("WORK_STALL_SECONDS", WORK_TIME_LIMIT + 60, minimum=1)
+# While the model (or the database) is down, a summary/comparison/extraction waits and retries
+# after each of these delays in seconds, then fails with the service's message.
+try:
+    WORK_RETRY_DELAYS = tuple(int(d) for d in env_list("WORK_RETRY_DELAYS", "5,20,60"))
+except ValueError as exc:
+    raise ImproperlyConfigured("WORK_RETRY_DELAYS must be seconds separated by commas, e.g. 5,20,60.") from exc
+if not WORK_RETRY_DELAYS or min(WORK_RETRY_DELAYS) < 0:
+    raise ImproperlyConfigured("WORK_RETRY_DELAYS must list at least one delay of 0 s or more.")
 # An unacknowledged message is redelivered after this long; longer than any task may run.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env_int(

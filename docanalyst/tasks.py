@@ -1,8 +1,9 @@
 """Celery tasks for compliance work: thin adapters that take a record id and call one service.
 
 They run on the `analysis` queue, so a long summary never waits behind a batch of parsing (and
-can be given its own workers). The language model being down is transient: retried with backoff a
-few times, then the record fails with the model's message. Anything else fails the record at once.
+can be given its own workers). The language model (or the database) being down is transient: the
+record goes back to `queued` with the reason on its row and is retried after WORK_RETRY_DELAYS,
+then fails with the service's message. Anything else fails the record at once, with its reason.
 """
 
 from __future__ import annotations
@@ -17,23 +18,25 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
 from docanalyst.backends.llm import LLMUnavailable
-from docanalyst.models import Comparison, ExtractionRun, Summary, WorkRecord
+from docanalyst.models import Comparison, ExtractionRun, Summary, WorkRecord, WorkStatus
 from docanalyst.services import work
 from ingest.tasks import TRANSIENT_ERRORS
 
 logger = logging.getLogger(__name__)
 
 
+RETRYABLE: tuple[type[BaseException], ...] = (*TRANSIENT_ERRORS, LLMUnavailable)
+
+
 class WorkTask(Task):  # type: ignore[misc]
-    """Marks the record failed when the task gives up, whatever the reason."""
+    """Marks the record failed when the task gives up, whatever the reason. Retries of a service
+    that is down (the model, the database) are not attempts: the attempt cap counts the times a
+    worker was lost with the record in hand."""
 
     acks_late = True
     reject_on_worker_lost = True
-    autoretry_for = (*TRANSIENT_ERRORS, LLMUnavailable)
-    retry_backoff = 5
-    retry_backoff_max = 60
-    retry_jitter = True
-    max_retries = 3
+    max_retries = len(settings.WORK_RETRY_DELAYS)
+    retry_delays = settings.WORK_RETRY_DELAYS  # seconds; after the last, the record fails with the message
     soft_time_limit = settings.WORK_SOFT_TIME_LIMIT
     time_limit = settings.WORK_TIME_LIMIT
     record_model: type[WorkRecord] = Summary
@@ -53,12 +56,21 @@ class WorkTask(Task):  # type: ignore[misc]
             work.work_fail(self.record_model, int(record_id), reason)
 
 
-def _run(model: type[WorkRecord], record_id: int, build: Callable[[Any, work.Progress], None]) -> None:
-    record = work.work_claim(model, record_id)
+def _run(task: WorkTask, record_id: int, build: Callable[[Any, work.Progress], None]) -> None:
+    model = task.record_model
+    record = work.work_claim(model, record_id, task.request.id or "")
     if record is None:
         logger.info("%s %s is finished or out of attempts; nothing to do", model.__name__, record_id)
         return
-    build(record, work.progress_reporter(record))
+    try:
+        build(record, work.progress_reporter(record))
+    except RETRYABLE as exc:
+        retries = task.request.retries
+        if retries >= task.max_retries:
+            raise  # on_failure marks the record failed with the service's message
+        delay = task.retry_delays[min(retries, len(task.retry_delays) - 1)]
+        work.work_wait(model, record_id, f"{exc} Trying again in {delay} s.")
+        raise task.retry(exc=exc, countdown=delay) from exc
     _audit_made(record)
 
 
@@ -67,6 +79,8 @@ def _audit_made(record: WorkRecord) -> None:
     from audit.services import audit_record, text_sha256
 
     record.refresh_from_db()
+    if record.status != WorkStatus.DONE:
+        return  # taken over by another delivery, which records it
     produced = json.dumps(
         {f: getattr(record, f, None) for f in ("text", "sections", "rows", "citations")}, sort_keys=True, default=str
     )
@@ -100,25 +114,25 @@ class ExtractionTask(WorkTask):
     record_model = ExtractionRun
 
 
-@shared_task(base=SummaryTask, name="docanalyst.tasks.summarize")
-def summarize(record_id: int) -> None:
+@shared_task(base=SummaryTask, bind=True, name="docanalyst.tasks.summarize")
+def summarize(self: WorkTask, record_id: int) -> None:
     from docanalyst.services.summaries import summary_build
 
-    _run(Summary, record_id, summary_build)
+    _run(self, record_id, summary_build)
 
 
-@shared_task(base=ComparisonTask, name="docanalyst.tasks.compare")
-def compare(record_id: int) -> None:
+@shared_task(base=ComparisonTask, bind=True, name="docanalyst.tasks.compare")
+def compare(self: WorkTask, record_id: int) -> None:
     from docanalyst.services.comparisons import comparison_build
 
-    _run(Comparison, record_id, comparison_build)
+    _run(self, record_id, comparison_build)
 
 
-@shared_task(base=ExtractionTask, name="docanalyst.tasks.extract")
-def extract(record_id: int) -> None:
+@shared_task(base=ExtractionTask, bind=True, name="docanalyst.tasks.extract")
+def extract(self: WorkTask, record_id: int) -> None:
     from docanalyst.services.extractions import extraction_build
 
-    _run(ExtractionRun, record_id, extraction_build)
+    _run(self, record_id, extraction_build)
 
 
 @shared_task(name="docanalyst.tasks.requeue_stalled_work")

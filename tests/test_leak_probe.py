@@ -199,7 +199,7 @@ def planted_document(collection: Collection, party: Party, user: User, media: Pa
 def made_in_process(record: WorkRecord, build: Any) -> Any:
     """Claim and make a queued record here (the world's transaction never commits, so no worker
     sees it; the worker path is tested in tests/docanalyst/test_compliance.py)."""
-    claimed = work_claim(type(record), record.pk)
+    claimed = work_claim(type(record), record.pk, "in-process")
     assert claimed is not None
     build(claimed, lambda *_: None)
     claimed.refresh_from_db()

@@ -21,6 +21,7 @@ from docanalyst.backends.llm import get_llm
 from docanalyst.models import Comparison
 from docanalyst.services.alignment import Row, SourceChunk, Unit, align, describe, material_changes, units_of
 from docanalyst.services.extractive import MAX_QUOTE_CHARS
+from docanalyst.services.summaries import not_a_citation
 from docanalyst.services.work import Progress, WorkNotPossible, documents_ready, sources_of, work_finish
 from ingest.models import Document
 from ingest.selectors import User
@@ -113,7 +114,8 @@ def comparison_build(comparison: Comparison, progress: Progress) -> None:
     rows = align(left_units, right_units, _encode)
     material = material_changes(rows)
     citations, marks = _citations_for(material, left, right)
-    lines = [f"- {describe(row)} {mark}".rstrip() for row, mark in zip(material, marks, strict=True)]
+    # Document text quoted in a line may hold "[3]": not one of our citation marks, shown as "(3)".
+    lines = [f"- {not_a_citation(describe(row))} {mark}".rstrip() for row, mark in zip(material, marks, strict=True)]
     counts = {kind: sum(1 for r in rows if r.kind == kind) for kind in ("added", "removed", "changed", "unchanged")}
     llm = get_llm()
     if llm is None or not material:

@@ -290,6 +290,12 @@ def _dates(unit: str) -> list[tuple[int, int, str]]:
     return found
 
 
+def dates_in(text: str) -> list[str]:
+    """Every real date the text states, as ISO `YYYY-MM-DD` (ambiguous numeric dates as written):
+    what a date value read from this text may be."""
+    return [value for _, _, value in _dates(text)]
+
+
 _EFFECTIVE = re.compile(r"(?<![-\w])effective\b", re.IGNORECASE)
 
 
@@ -309,7 +315,7 @@ def _find_effective_date(passages: Sequence[Passage]) -> Found | None:
     # No dated "effective": an agreement takes effect on the date it is made ("made on 1 March 2024
     # between …"), unless it says otherwise — and then the first pass has found that.
     for passage, _, unit in _iter_units(passages):
-        made = _MADE_ON.search(unit)
+        made = _MADE_ON.search(unit) if _AGREEMENT.search(unit) else None
         dates = [d for d in _dates(unit) if made and d[0] >= made.end()]
         if dates:
             return _found(dates[0][2], unit, passage)
@@ -317,6 +323,7 @@ def _find_effective_date(passages: Sequence[Passage]) -> Found | None:
 
 
 _MADE_ON = re.compile(r"\b(?:is\s+)?(?:made|entered\s+into|concluded|executed|dated)\b", re.IGNORECASE)
+_AGREEMENT = re.compile(r"\b(?:agreement|contract|deed|between)\b", re.IGNORECASE)  # not "payments made on …"
 
 
 _DATE_LABEL = re.compile(

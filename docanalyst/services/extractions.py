@@ -13,9 +13,9 @@ by the closest sentence in meaning, when it is close enough.
 
 from __future__ import annotations
 
-import datetime
 import json
 import logging
+import math
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -26,7 +26,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from docanalyst import prompts
-from docanalyst.backends.llm import LLMUnavailable, OpenAICompatibleLLM, get_llm
+from docanalyst.backends.llm import OpenAICompatibleLLM, get_llm
 from docanalyst.models import ExtractionReviewEntry, ExtractionRun, ExtractionTemplate, ExtractionValue
 from docanalyst.services import extraction_rules as rules
 from docanalyst.services.extractive import MAX_QUOTE_CHARS, best_sentence_per_text, split_sentences
@@ -50,10 +50,15 @@ class TemplateInvalid(ValueError):
 # --- templates -------------------------------------------------------------------------------------
 
 
-def builtin_templates_sync(**_: Any) -> None:
-    """Keeps the built-in templates in the database as the code defines them (post_migrate)."""
+def builtin_templates_sync(apps: Any = None, using: str = "default", **_: Any) -> None:
+    """Keeps the built-in templates in the database as the code defines them (post_migrate; with
+    the migrated state's model, so a partial `migrate` to before the table exists skips it)."""
+    try:
+        model = apps.get_model("docanalyst", "ExtractionTemplate") if apps is not None else ExtractionTemplate
+    except LookupError:
+        return
     for name, schema in rules.BUILTIN_TEMPLATES.items():
-        ExtractionTemplate.objects.update_or_create(
+        model._default_manager.using(using).update_or_create(
             name=name, defaults={"schema": schema, "builtin": True, "description": schema.get("description", "")}
         )
 
@@ -68,6 +73,12 @@ def template_create(*, user: User, name: str, description: str, schema: object) 
     if errors:
         raise TemplateInvalid("The schema is not usable: " + "; ".join(errors))
     assert isinstance(schema, dict)
+    budget = reply_token_budget(fields_of(schema))
+    if budget > settings.LLM_CONTEXT_TOKENS // 2:
+        raise TemplateInvalid(
+            f"The template asks for more at once ({budget} tokens of answer) than fits beside the passages in the "
+            f"model's {settings.LLM_CONTEXT_TOKENS}-token window: split it into smaller templates."
+        )
     return ExtractionTemplate.objects.create(
         name=name,
         description=description.strip()[:2000],
@@ -114,14 +125,24 @@ def _words(text: str) -> list[str]:
 
 
 def _date_in(value: str, text: str) -> bool:
-    try:
-        day = datetime.date.fromisoformat(value)
-    except ValueError:
-        return _text_in(value, text)
-    words = set(_words(text))
-    month = {day.strftime("%B").lower(), day.strftime("%b").lower(), str(day.month), f"{day.month:02d}"}
-    days = {str(day.day), f"{day.day:02d}", f"{day.day}st", f"{day.day}nd", f"{day.day}rd", f"{day.day}th"}
-    return str(day.year) in words and bool(days & words) and bool(month & words)
+    """The passage states this date (in any of the formats the rules read), or the value as written."""
+    return value in rules.dates_in(text) or (not _ISO_DATE.fullmatch(value) and _text_in(value, text))
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def _numbers_in(text: str) -> set[float]:
+    """The numbers a text states, thousands separators removed ("5,000,000" → 5000000.0)."""
+    found: set[float] = set()
+    for raw in _NUMBER.findall(text):
+        for reading in (raw.replace(",", ""), raw.replace(".", "").replace(",", ".")):
+            try:
+                found.add(float(reading))
+            except ValueError:
+                continue
+    return found
 
 
 def _text_in(value: str, text: str) -> bool:
@@ -147,8 +168,7 @@ def value_supported(value: Any, spec: dict[str, Any], text: str) -> Any:
         kept = [item for item in value if isinstance(item, str) and item.strip() and _text_in(item, text)]
         return kept or None
     if kind in ("number", "integer"):
-        digits = re.sub(r"[^\d.]", "", f"{value}".removesuffix(".0"))
-        return value if digits and digits in re.sub(r"[^\d.]", "", text) else None
+        return value if isinstance(value, int | float) and float(value) in _numbers_in(text) else None
     if kind == "boolean":
         return value  # a yes/no read from a cited passage: the reviewer checks it against the quote
     if spec.get("format") == "date":
@@ -173,9 +193,8 @@ def _candidates(user: User, document: Document, fields: Sequence[tuple[str, dict
     seen: dict[int, SearchHit] = {}
     for name, spec in fields:
         query = spec.get("description") or name.replace("_", " ")
-        for hit in chunks_search(
-            user=user, query=query, k=CANDIDATES_PER_FIELD, filters=SearchFilters(document_ids=(document.pk,))
-        ):
+        within = SearchFilters(document_ids=(document.pk,), include_old_versions=True)  # any version asked for
+        for hit in chunks_search(user=user, query=query, k=CANDIDATES_PER_FIELD, filters=within):
             seen.setdefault(hit.chunk.pk, hit)
     return list(seen.values())
 
@@ -249,6 +268,8 @@ def _extract_generative(
     llm: OpenAICompatibleLLM, user: User, document: Document, fields: list[tuple[str, dict[str, Any]]]
 ) -> dict[str, Result]:
     budget = settings.LLM_CONTEXT_TOKENS - reply_token_budget(fields) - 300
+    if budget < 300:
+        raise WorkNotPossible("This template asks for more than the model's window can answer; split it.")
     hits = _fit(_candidates(user, document, fields), budget)
     if not hits:
         return {name: _not_found("No passage of the document was found for this field.") for name, _ in fields}
@@ -323,7 +344,8 @@ def _closest_sentence(user: User, document: Document, name: str, spec: dict[str,
     from docanalyst.backends.embedder import get_embedder
 
     query = spec.get("description") or name.replace("_", " ")
-    hits = chunks_search(user=user, query=query, k=2, filters=SearchFilters(document_ids=(document.pk,)))
+    within = SearchFilters(document_ids=(document.pk,), include_old_versions=True)
+    hits = chunks_search(user=user, query=query, k=2, filters=within)
     if not hits:
         return _not_found("Not found in the document.")
     (query_vector,) = get_embedder().encode([query])
@@ -356,18 +378,15 @@ def extraction_build(run: ExtractionRun, progress: Progress) -> None:
         raise WorkNotPossible("The user who asked for this extraction no longer exists or is inactive.")
     fields = fields_of(run.schema)
     documents = {d.pk: d for d in run.documents.all()}
-    order = [int(s["document_id"]) for s in run.sources if int(s["document_id"]) in documents]
+    order = [int(s["document_id"]) for s in run.sources]
+    if any(pk not in documents for pk in order):
+        raise WorkNotPossible("A document of this extraction was deleted before it could be read.")
     llm = get_llm()
     for index, document_id in enumerate(order):
         document = documents[document_id]
         if ExtractionValue.objects.filter(run=run, document=document).count() == len(fields):
             continue  # done before the worker was lost: idempotent
-        try:
-            results = (
-                _extract_generative(llm, user, document, fields) if llm else _extract_by_rules(user, document, fields)
-            )
-        except LLMUnavailable:
-            raise
+        results = _extract_generative(llm, user, document, fields) if llm else _extract_by_rules(user, document, fields)
         results = _validated(results, fields)
         with transaction.atomic():
             ExtractionValue.objects.filter(run=run, document=document).delete()
@@ -399,6 +418,8 @@ def parse_reviewed_value(spec: dict[str, Any], text: str) -> Any:
             value = int(text.replace(",", ""))
         elif kind == "number":
             value = float(text.replace(",", ""))
+            if not math.isfinite(value):
+                raise ValueError(text)
         elif kind == "boolean":
             if text.lower() not in ("yes", "no", "true", "false"):
                 raise ValueError(text)

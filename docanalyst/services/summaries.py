@@ -24,13 +24,11 @@ from docanalyst import prompts
 from docanalyst.backends.embedder import get_embedder
 from docanalyst.backends.llm import OpenAICompatibleLLM, get_llm
 from docanalyst.backends.vectorstore import get_vector_store
-from docanalyst.models import Summary, WorkStatus
+from docanalyst.models import Summary
 from docanalyst.services.extractive import MAX_QUOTE_CHARS, central_indices, split_sentences
 from docanalyst.services.work import Progress, WorkNotPossible, documents_ready, sources_of, work_finish
 from ingest.models import Chunk, Document
 from ingest.selectors import User
-
-SummaryNotPossible = WorkNotPossible  # the name callers used before summaries moved to the worker
 
 MAX_DOCUMENTS = 200
 EXTRACTIVE_PARTS_PER_DOCUMENT = 40
@@ -40,6 +38,11 @@ _CITATION = re.compile(r"\[(\d{1,6})\]")
 _CITATION_RUN = re.compile(r"(?:\s*\[\d{1,6}\])+\s*$")
 _OUTPUT_SENTENCE = re.compile(r"(?<=[.!?\]])\s+(?=[A-Z0-9\"'(])|\n+")
 _SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+([.,;:!?])")
+
+
+def not_a_citation(text: str) -> str:
+    """Document text shown beside our [n] marks: its own "[3]" becomes "(3)", never a citation link."""
+    return _CITATION.sub(r"(\1)", text)
 
 
 def _uncited(sentence: str) -> str:
@@ -237,7 +240,8 @@ def _extractive(summary: Summary, passages: list[Passage], progress: Progress) -
     citations = _Citations()
 
     def line(passage: Passage, sentence: str) -> str:
-        return f"- {sentence} [{citations.cite(passage, sentence)}]"
+        # A "[3]" inside the document's own sentence is not one of our citations: shown as "(3)".
+        return f"- {not_a_citation(sentence)} [{citations.cite(passage, sentence)}]"
 
     progress(0.1, "choosing the key passages")
     if summary.kind == Summary.Kind.EXECUTIVE:
@@ -295,6 +299,13 @@ def _cited(text: str, part: Part, vectors: np.ndarray, numbers: dict[int, Passag
     return result
 
 
+def _only_citing(reply: str, source: str) -> str:
+    """A reduce reply keeps only the citation numbers its input had: a number the model made up
+    (or took from elsewhere) would credit a passage it never saw."""
+    allowed = set(_CITATION.findall(source))
+    return _CITATION.sub(lambda m: m.group(0) if m.group(1) in allowed else "", reply)
+
+
 def _render(sentences: Sequence[tuple[str, list[int]]], numbers: dict[int, Passage], citations: _Citations) -> str:
     lines = []
     for sentence, cited in sentences:
@@ -335,7 +346,8 @@ def _generative(summary: Summary, passages: list[Passage], llm: OpenAICompatible
         partials = []
         for group in groups:
             messages = prompts.summary_reduce_messages(summary.kind, what, group)
-            partials.append(llm.complete(messages, settings.LLM_MAX_ANSWER_TOKENS).strip())
+            reply = llm.complete(messages, settings.LLM_MAX_ANSWER_TOKENS).strip()
+            partials.append(_only_citing(reply, "\n".join(group)))
         done_calls += 1
         progress(min(0.99, done_calls / total_calls), "combining the parts")
     overview_raw = partials[0] if partials else ""
@@ -373,7 +385,3 @@ def summary_build(summary: Summary, progress: Progress) -> None:
         _extractive(summary, passages, progress)
     else:
         _generative(summary, passages, llm, progress)
-
-
-def summary_is_ready(summary: Summary) -> bool:
-    return summary.status == WorkStatus.DONE

@@ -64,14 +64,28 @@ def documents_ready(documents: Iterable[Document]) -> list[Document]:
     return documents
 
 
-def work_claim(model: type[R], pk: int) -> R | None:
-    """The record, now `running` for this worker; None when it is finished, gone or out of attempts."""
-    claimable = Q(status=WorkStatus.QUEUED) | Q(status=WorkStatus.RUNNING)
+def work_claim(model: type[R], pk: int, task_id: str) -> R | None:
+    """The record, now `running` for this delivery; None when it is finished, gone, out of
+    attempts, or running under another delivery that is still alive. A `running` record is taken
+    over by the same message delivered again (its worker was lost: acks_late) or, from another
+    message, only once its row has stopped moving for WORK_STALL_SECONDS (the sweep's requeue)."""
+    stale = timezone.now() - timedelta(seconds=settings.WORK_STALL_SECONDS)
+    claimable = Q(status=WorkStatus.QUEUED) | Q(status=WorkStatus.RUNNING, task_id=task_id)
+    claimable |= Q(status=WorkStatus.RUNNING, updated_at__lt=stale)
     claimed = model._default_manager.filter(claimable, pk=pk, attempts__lt=WORK_MAX_ATTEMPTS).update(
-        status=WorkStatus.RUNNING, attempts=F("attempts") + 1, stage="starting", error=""
+        status=WorkStatus.RUNNING,
+        attempts=F("attempts") + 1,
+        stage="starting",
+        error="",
+        task_id=task_id[:64],
+        updated_at=timezone.now(),
     )
     if not claimed:
-        model._default_manager.filter(pk=pk, status=WorkStatus.RUNNING, attempts__gte=WORK_MAX_ATTEMPTS).update(
+        model._default_manager.filter(
+            Q(status=WorkStatus.QUEUED) | Q(status=WorkStatus.RUNNING, task_id=task_id),
+            pk=pk,
+            attempts__gte=WORK_MAX_ATTEMPTS,
+        ).update(
             status=WorkStatus.FAILED,
             error=f"Stopped after {WORK_MAX_ATTEMPTS} attempts: the work kept stopping its worker.",
             finished_at=timezone.now(),
@@ -90,20 +104,38 @@ def progress_reporter(record: WorkRecord, every_seconds: float = 0.5) -> Progres
             return
         last[0] = now
         percent = max(0, min(99, int(fraction * 100)))
-        type(record)._default_manager.filter(pk=record.pk, status=WorkStatus.RUNNING).update(
+        type(record)._default_manager.filter(pk=record.pk, status=WorkStatus.RUNNING, task_id=record.task_id).update(
             progress=percent, stage=stage[:200], updated_at=timezone.now()
         )
 
     return report
 
 
-def work_finish(record: WorkRecord, **fields: Any) -> None:
-    """Stores what was produced and marks the record done, in one update."""
-    for name, value in fields.items():
-        setattr(record, name, value)
-    record.status, record.progress, record.stage, record.error = WorkStatus.DONE, 100, "done", ""
-    record.finished_at = timezone.now()
-    record.save()
+def work_finish(record: WorkRecord, **fields: Any) -> bool:
+    """Stores what was produced and marks the record done, in one conditional update: a run that
+    lost its record (taken over, failed meanwhile) changes nothing. False in that case."""
+    now = timezone.now()
+    done = (
+        type(record)
+        ._default_manager.filter(pk=record.pk, status=WorkStatus.RUNNING, task_id=record.task_id)
+        .update(**fields, status=WorkStatus.DONE, progress=100, stage="done", error="", finished_at=now, updated_at=now)
+    )
+    if not done:
+        logger.warning(
+            "%s %s was taken over or ended meanwhile; this run's result is dropped", type(record).__name__, record.pk
+        )
+        return False
+    record.refresh_from_db()
+    return True
+
+
+def work_wait(model: type[WorkRecord], pk: int, reason: str) -> None:
+    """Back to `queued` while a service is down: the retry claims it again, and the attempt this
+    run counted is given back (it was the service, not a lost worker)."""
+    model._default_manager.filter(pk=pk, status=WorkStatus.RUNNING).update(
+        status=WorkStatus.QUEUED, stage=reason[:200], attempts=F("attempts") - 1, updated_at=timezone.now()
+    )
+    logger.warning("%s %s waits: %s", model.__name__, pk, reason)
 
 
 def work_fail(model: type[WorkRecord], pk: int, reason: str) -> None:
@@ -126,7 +158,12 @@ def work_requeue_stalled() -> int:
             status__in=[WorkStatus.QUEUED, WorkStatus.RUNNING], updated_at__lt=stale
         )
         for pk in stalled.values_list("pk", flat=True):
-            if model._default_manager.filter(pk=pk, updated_at__lt=stale).update(updated_at=timezone.now()):
+            # Back to queued (the new message claims it; the lost run, if it ever wakes, can no longer
+            # write to the row) — conditional, so two sweeps never queue it twice.
+            requeued = model._default_manager.filter(
+                pk=pk, status__in=[WorkStatus.QUEUED, WorkStatus.RUNNING], updated_at__lt=stale
+            ).update(status=WorkStatus.QUEUED, stage="queued again: its worker stopped", updated_at=timezone.now())
+            if requeued:
                 task.delay(pk)
                 count += 1
                 logger.warning("%s %s stopped moving; queued again", model.__name__, pk)

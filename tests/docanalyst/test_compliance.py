@@ -175,6 +175,8 @@ def test_a_reviewer_corrects_and_approves_values_and_the_review_is_kept_with_its
     assert history == [("corrected", officer.pk, "checked the signed copy"), ("approved", officer.pk, "")]
     reviews = AuditEvent.objects.filter(action="extraction.review", actor_id=officer.pk)
     assert reviews.count() == 2
+    assert "renewal" in json.dumps([e.details for e in reviews])  # which field, what was done…
+    assert "No automatic renewal" not in json.dumps([e.details for e in reviews])  # …never the document's values
     exported = client.get(reverse("extraction-export", args=[run.pk, "csv"])).content.decode()
     assert "No automatic renewal" in exported and officer.get_username() in exported
 
@@ -317,6 +319,54 @@ def test_a_worker_killed_mid_summary_is_replaced_and_the_summary_ends_done(
     assert summary.attempts == 2
     assert summary.sections[-1]["heading"].endswith("Section 30: Decommissioning and final handover")
     assert AuditEvent.objects.filter(action="summary.made", target_id=str(summary.pk)).count() == 1
+
+
+def test_a_model_that_is_down_makes_the_summary_wait_and_retry_and_one_that_stays_down_fails_it_visibly(
+    exclusive_stack: Any, vector_store: Any
+) -> None:
+    from tests.conftest import Worker
+
+    user = UserFactory()
+    collection = CollectionFactory(readers=[user])
+    pages, sections = long_specification(sections=2, pages_per_section=3)
+    document = indexed_document(collection, "specs/short-spec.pdf", pages, sections=sections)
+    state = {"down": 2}
+
+    def flaky_model(request: dict[str, Any]) -> str:
+        if state["down"] > 0:
+            state["down"] -= 1
+            raise ConnectionAbortedError("the model server is restarting")  # the connection drops
+        return summarizing_model(request)
+
+    with RecordingLLM(flaky_model) as server:
+        env = {
+            "LLM_BASE_URL": server.base_url,
+            "LLM_MODEL": "stub",
+            "LLM_MAX_RETRIES": "0",
+            "WORK_RETRY_DELAYS": "1,1,1",
+        }
+        worker = Worker("flaky", concurrency=1, extra_env=env).start()
+        try:
+            recovered = summaries.summary_request(user=user, documents=[document])
+            stages: set[str] = set()
+
+            def finished() -> bool:
+                row = Summary.objects.get(pk=recovered.pk)
+                stages.add(row.stage)
+                return row.is_finished
+
+            wait_until(finished, 120, "summary after the model came back", interval=0.05)
+            recovered = wait_for(recovered)
+            state["down"] = 10**6
+            abandoned = summaries.summary_request(user=user, documents=[document])
+            wait_until(lambda: Summary.objects.get(pk=abandoned.pk).is_finished, 120, "summary given up")
+        finally:
+            worker.stop()
+
+    abandoned.refresh_from_db()
+    assert recovered.attempts == 1 and recovered.sections  # waiting for the model is not a lost attempt
+    assert any("Trying again in 1 s" in stage for stage in stages), stages
+    assert abandoned.status == WorkStatus.FAILED and "language model is unavailable" in abandoned.error
 
 
 def test_the_models_summary_of_material_changes_cites_both_sides_and_keeps_the_full_list(
