@@ -297,6 +297,7 @@ def dates_in(text: str) -> list[str]:
 
 
 _EFFECTIVE = re.compile(r"(?<![-\w])effective\b", re.IGNORECASE)
+_UNTIL = re.compile(r"\b(?:until|till|through|to|expir\w*|ends?|ending)\b", re.IGNORECASE)
 
 
 def _find_effective_date(passages: Sequence[Passage]) -> Found | None:
@@ -307,7 +308,8 @@ def _find_effective_date(passages: Sequence[Passage]) -> Found | None:
         if not keyword:
             continue
         dates = _dates(unit)
-        after = [d for d in dates if d[0] >= keyword.end()]
+        # "remains effective until 31 December 2027" names the end, not the start.
+        after = [d for d in dates if d[0] >= keyword.end() and not _UNTIL.search(unit[keyword.end() : d[0]])]
         before = [d for d in dates if d[1] <= keyword.start()]
         chosen = after[0] if after else before[-1] if before else None
         if chosen:

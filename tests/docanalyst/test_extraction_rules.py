@@ -201,6 +201,12 @@ def test_without_a_dated_effective_clause_the_agreement_takes_effect_on_the_date
     assert find_field("effective_date", passages[1:]) is None  # an undated "Effective Date" is not a date
 
 
+def test_an_end_date_after_effective_is_not_taken_for_the_effective_date() -> None:
+    passages = [Passage(1, 3, "This Agreement shall remain effective until 31 December 2027.")]
+
+    assert find_field("effective_date", passages) is None
+
+
 def test_the_term_is_the_duration_phrase() -> None:
     found = find_field("term", CONTRACT)
 
