@@ -382,6 +382,7 @@ if SEARCH_LEXICAL_WEIGHT < 0:
     raise ImproperlyConfigured("SEARCH_LEXICAL_WEIGHT must be zero or more.")
 # At most this many passages of one document in a result list while other documents have matches.
 SEARCH_MAX_PER_DOCUMENT = env_int("SEARCH_MAX_PER_DOCUMENT", 3, minimum=1)
+SEARCH_DOCUMENT_EVIDENCE = env_int("SEARCH_DOCUMENT_EVIDENCE", 0, minimum=0)
 # A local cross-encoder (sentence-transformers CrossEncoder directory) that reorders the fused
 # candidates; empty: the fused ranking stands. Never a hub name: nothing is downloaded.
 RERANKER_MODEL = env_str("RERANKER_MODEL", "")

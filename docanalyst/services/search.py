@@ -248,6 +248,19 @@ def _rerank(query: str, hits: list[SearchHit]) -> list[SearchHit]:
     return [replace(head[i], score=scores[i]) for i in order] + tail
 
 
+def by_document_evidence(hits: Sequence[SearchHit], depth: int) -> list[SearchHit]:
+    """Documents ordered by the evidence of their best `depth` passages together (the sum of their
+    scores), passages within a document by their own score: a document that answers the question
+    in several places outranks one with a single lucky passage."""
+    evidence: dict[int, list[float]] = {}
+    for hit in hits:
+        scores = evidence.setdefault(hit.chunk.document_id, [])
+        if len(scores) < depth:
+            scores.append(hit.score)
+    total = {document_id: sum(scores) for document_id, scores in evidence.items()}
+    return sorted(hits, key=lambda hit: (-total[hit.chunk.document_id], -hit.score))
+
+
 def diversify(hits: Sequence[SearchHit], k: int, per_document: int) -> list[SearchHit]:
     """The first k hits with at most `per_document` from any one document; when that leaves
     slots empty (few documents match), the best remaining hits fill them, in order."""
@@ -335,6 +348,8 @@ def chunks_search(
     hits = _rank(method, weight, chunks, dense, lexical_ranked)
     if method is Method.HYBRID:
         hits = _rerank(query, hits)
+    if settings.SEARCH_DOCUMENT_EVIDENCE:
+        hits = by_document_evidence(hits, settings.SEARCH_DOCUMENT_EVIDENCE)
     hits = diversify(hits, k, settings.SEARCH_MAX_PER_DOCUMENT)
     if query_vector is not None:
         hits = _fill_similarity(hits, query_vector)

@@ -11,7 +11,7 @@ import pytest
 
 from docanalyst.backends import lexical
 from docanalyst.backends.reranker import get_reranker
-from docanalyst.services.search import Method, SearchFilters, chunks_search
+from docanalyst.services.search import Method, SearchFilters, SearchHit, by_document_evidence, chunks_search
 from ingest.models import Document
 from ingest.services import document_delete, document_mark_ready
 from tests.docanalyst.corpus import DOCX, indexed_document
@@ -266,3 +266,17 @@ def test_the_search_page_shows_filters_and_searches_inside_one_document(reader: 
     assert "Searching inside: <strong>doors.docx</strong>" in page
     assert page.count('class="result"') == 6 and "the office" in page and "the warehouse" not in page
     assert 'name="type" value="pdf"' in page and 'name="folder"' in page and 'name="from"' in page
+
+
+def test_document_evidence_ranks_a_document_with_several_good_passages_above_one_lucky_passage() -> None:
+    from types import SimpleNamespace
+
+    def hit(document_id: int, score: float) -> SearchHit:
+        return SearchHit(chunk=SimpleNamespace(document_id=document_id), score=score, similarity=None, legs=())  # type: ignore[arg-type]
+
+    lucky, steady = hit(1, 0.9), [hit(2, 0.6), hit(2, 0.5), hit(2, 0.4)]
+
+    ranked = by_document_evidence([lucky, *steady], depth=3)
+
+    assert [(h.chunk.document_id, h.score) for h in ranked] == [(2, 0.6), (2, 0.5), (2, 0.4), (1, 0.9)]
+    assert by_document_evidence([lucky, *steady], depth=1)[0] is lucky  # depth 1: the best passage decides
