@@ -24,15 +24,16 @@ from docanalyst.compliance_views import (
     answer_export,
     audit_review,
     audit_work_request,
+    comparison_export,
     conversation_export,
-    finished_or_404,
+    extraction_export,
+    summary_export,
 )
-from docanalyst.exporting import export_response
 from docanalyst.exports.render import FORMATS
 from docanalyst.models import ExtractionRun, ExtractionTemplate, ExtractionValue, Summary, WorkRecord
 from docanalyst.roles import is_compliance_officer
 from docanalyst.selection import documents_selected
-from docanalyst.services import comparisons, extractions, reports, summaries
+from docanalyst.services import comparisons, extractions, summaries
 from docanalyst.services.work import WorkNotPossible
 
 TABLE_FORMATS = tuple(FORMATS)
@@ -128,13 +129,7 @@ class SummaryDetailApi(APIView):
 class SummaryExportApi(APIView):
     @extend_schema(responses={(200, content_type): bytes for content_type in FORMATS.values()})
     def get(self, request: Request, summary_id: int, fmt: str) -> HttpResponse:
-        summary = read_selectors.work_record_get(
-            request.user, read_selectors.summaries_visible_to(request.user), summary_id
-        )
-        finished_or_404(summary)
-        return export_response(
-            request, "summary", summary.pk, lambda: reports.summary_report(summary, request.user), fmt
-        )
+        return summary_export(request, summary_id, fmt)
 
 
 # --- comparisons ---------------------------------------------------------------------------------------
@@ -197,13 +192,7 @@ class ComparisonDetailApi(APIView):
 class ComparisonExportApi(APIView):
     @extend_schema(responses={(200, content_type): bytes for content_type in FORMATS.values()})
     def get(self, request: Request, comparison_id: int, fmt: str) -> HttpResponse:
-        comparison = read_selectors.work_record_get(
-            request.user, read_selectors.comparisons_visible_to(request.user), comparison_id
-        )
-        finished_or_404(comparison)
-        return export_response(
-            request, "comparison", comparison.pk, lambda: reports.comparison_report(comparison, request.user), fmt
-        )
+        return comparison_export(request, comparison_id, fmt)
 
 
 # --- extraction -----------------------------------------------------------------------------------------
@@ -362,12 +351,7 @@ class ExtractionReviewApi(APIView):
 class ExtractionExportApi(APIView):
     @extend_schema(responses={(200, content_type): bytes for content_type in FORMATS.values()})
     def get(self, request: Request, run_id: int, fmt: str) -> HttpResponse:
-        run = _run(request, run_id)
-        finished_or_404(run)
-        values = list(run.values.select_related("reviewed_by"))
-        return export_response(
-            request, "extraction", run.pk, lambda: reports.extraction_report(run, values, request.user), fmt
-        )
+        return extraction_export(request, _run(request, run_id), fmt)
 
 
 # --- answers and conversations ------------------------------------------------------------------------

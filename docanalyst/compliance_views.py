@@ -265,6 +265,23 @@ def extraction_templates_view(request: HtmxHttpRequest) -> HttpResponse:
 
 @login_required
 def summary_export_view(request: HtmxHttpRequest, summary_id: int, fmt: str) -> HttpResponse:
+    return summary_export(request, summary_id, fmt)
+
+
+@login_required
+def comparison_export_view(request: HtmxHttpRequest, comparison_id: int, fmt: str) -> HttpResponse:
+    return comparison_export(request, comparison_id, fmt)
+
+
+@login_required
+def extraction_export_view(request: HtmxHttpRequest, run_id: int, fmt: str) -> HttpResponse:
+    return extraction_export(request, _run_for(request, run_id), fmt)
+
+
+# The exports themselves, for the browser views above and the API alike.
+
+
+def summary_export(request: Any, summary_id: int, fmt: str) -> HttpResponse:
     summary = read_selectors.work_record_get(
         request.user, read_selectors.summaries_visible_to(request.user), summary_id
     )
@@ -272,8 +289,7 @@ def summary_export_view(request: HtmxHttpRequest, summary_id: int, fmt: str) -> 
     return export_response(request, "summary", summary.pk, lambda: reports.summary_report(summary, request.user), fmt)
 
 
-@login_required
-def comparison_export_view(request: HtmxHttpRequest, comparison_id: int, fmt: str) -> HttpResponse:
+def comparison_export(request: Any, comparison_id: int, fmt: str) -> HttpResponse:
     comparison = read_selectors.work_record_get(
         request.user, read_selectors.comparisons_visible_to(request.user), comparison_id
     )
@@ -283,9 +299,8 @@ def comparison_export_view(request: HtmxHttpRequest, comparison_id: int, fmt: st
     )
 
 
-@login_required
-def extraction_export_view(request: HtmxHttpRequest, run_id: int, fmt: str) -> HttpResponse:
-    run = _run_for(request, run_id)
+def extraction_export(request: Any, run: ExtractionRun, fmt: str) -> HttpResponse:
+    """A run the caller found visible (the browser and the API refuse non-officers differently)."""
     finished_or_404(run)
     values = list(run.values.select_related("reviewed_by"))
     return export_response(

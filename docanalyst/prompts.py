@@ -37,6 +37,12 @@ def _attribute(text: str) -> str:
     return _neutralise(text).replace('"', "″").replace("\n", " ")
 
 
+def passage_tokens(token_count: int, text: str) -> int:
+    """The room a passage takes in a prompt: its embedder token count (or a character estimate)
+    with a 1.5× margin for the model's own tokenizer, plus its `<passage>` markup."""
+    return int((token_count or len(text) // 3) * 1.5) + 20
+
+
 def documents_block(passages: Sequence[PromptPassage]) -> str:
     parts = ["<documents>"]
     for p in passages:

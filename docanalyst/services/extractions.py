@@ -203,7 +203,7 @@ def _fit(hits: list[SearchHit], budget_tokens: int) -> list[SearchHit]:
     kept: list[SearchHit] = []
     used = 0
     for hit in hits:
-        cost = int((hit.chunk.token_count or len(hit.chunk.text) // 3) * 1.5) + 20
+        cost = prompts.passage_tokens(hit.chunk.token_count, hit.chunk.text)
         if kept and used + cost > budget_tokens:
             break
         kept.append(hit)

@@ -153,7 +153,9 @@ def comparison_report(comparison: Comparison, exported_by: User) -> Report:
     )
 
 
-def _shown(value: Any) -> str:
+def value_text(value: Any) -> str:
+    """An extracted value as a reviewer reads it (page and export alike): lists joined, yes/no,
+    "not found" for none."""
     if value is None:
         return "not found"
     if isinstance(value, list):
@@ -178,13 +180,13 @@ def extraction_report(run: ExtractionRun, values: Sequence[ExtractionValue], exp
             [
                 title,
                 value.field,
-                _shown(value.value),
+                value_text(value.value),
                 str(value.page or ""),
                 value.quote,
                 reference,
                 value.note,
                 value.get_review_display(),
-                _shown(value.reviewed_value) if value.review == ExtractionValue.Review.CORRECTED else "",
+                value_text(value.reviewed_value) if value.review == ExtractionValue.Review.CORRECTED else "",
                 reviewer,
                 value.reviewed_at.isoformat(timespec="seconds") if value.reviewed_at else "",
             ]

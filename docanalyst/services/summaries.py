@@ -129,10 +129,6 @@ def _passages(summary: Summary) -> list[Passage]:
     return passages
 
 
-def _cost(chunk: Chunk) -> int:
-    return int((chunk.token_count or len(chunk.text) // 3) * 1.5) + 20
-
-
 def parts_of(
     passages: Sequence[Passage], budget_tokens: int, max_passages: int, multi: bool, min_tokens: int = 0
 ) -> list[Part]:
@@ -155,7 +151,7 @@ def parts_of(
         current, used = [], 0
 
     for passage in passages:
-        cost = _cost(passage.chunk)
+        cost = prompts.passage_tokens(passage.chunk.token_count, passage.chunk.text)
         if current:
             previous = current[-1]
             new_document = passage.document.pk != previous.document.pk

@@ -74,11 +74,7 @@ def with_urls(citations: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 @register.filter
 def field_value(value: Any) -> str:
-    """An extracted value as a reviewer reads it: lists joined, yes/no, "not found" for none."""
-    if value is None:
-        return "not found"
-    if isinstance(value, list):
-        return "; ".join(str(v) for v in value)
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return str(value)
+    """An extracted value as the exports show it (`reports.value_text`)."""
+    from docanalyst.services.reports import value_text
+
+    return value_text(value)

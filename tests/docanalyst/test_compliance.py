@@ -454,8 +454,8 @@ def answering_model(request: dict[str, Any]) -> str:
     return json.dumps(reply)
 
 
-def _contract_run(user: Any, document: Document) -> ExtractionRun:
-    template = ExtractionTemplate.objects.get(name="contract")
+def _running_run(user: Any, document: Document, template: ExtractionTemplate) -> ExtractionRun:
+    """A run as the worker holds it, for building in this process."""
     run = ExtractionRun.objects.create(
         created_by=user,
         template=template,
@@ -466,6 +466,10 @@ def _contract_run(user: Any, document: Document) -> ExtractionRun:
     )
     run.documents.set([document])
     return run
+
+
+def _contract_run(user: Any, document: Document) -> ExtractionRun:
+    return _running_run(user, document, ExtractionTemplate.objects.get(name="contract"))
 
 
 def test_the_model_is_asked_for_schema_valid_output_and_a_value_not_in_its_passage_is_not_kept(
@@ -530,15 +534,7 @@ def test_a_real_openai_compatible_server_returns_output_that_validates_against_t
             },
         },
     )
-    run = ExtractionRun.objects.create(
-        created_by=user,
-        template=template,
-        template_name=template.name,
-        schema=template.schema,
-        sources=work.sources_of([document]),
-        status=WorkStatus.RUNNING,
-    )
-    run.documents.set([document])
+    run = _running_run(user, document, template)
 
     with override_llm(llama_server, structured="json_object", context=2048):  # the server's n_ctx
         extractions.extraction_build(run, lambda *_: None)
