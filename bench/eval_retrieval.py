@@ -531,6 +531,9 @@ def build_synthetic(collection: Collection, size: int, vocabulary: Vocabulary) -
     sizes = [
         min(CHUNKS_PER_SYNTHETIC_DOCUMENT, size - start) for start in range(0, size, CHUNKS_PER_SYNTHETIC_DOCUMENT)
     ]
+    # Front matter for each document (its own sample of the same words), so the front-matter prior
+    # searches 1,000 covers; a separate generator leaves the chunk texts as they were.
+    covers = vocabulary.texts(np.random.default_rng(SEED + 1), len(sizes))
     started = time.monotonic()
     documents = Document.objects.bulk_create(
         [
@@ -549,6 +552,7 @@ def build_synthetic(collection: Collection, size: int, vocabulary: Vocabulary) -
                 stage="ready",
                 progress=100,
                 ready_at=now,
+                front_matter=covers[number],
             )
             for number, count in enumerate(sizes)
         ],

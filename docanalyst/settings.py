@@ -383,6 +383,13 @@ if SEARCH_LEXICAL_WEIGHT < 0:
 # At most this many passages of one document in a result list while other documents have matches.
 SEARCH_MAX_PER_DOCUMENT = env_int("SEARCH_MAX_PER_DOCUMENT", 3, minimum=1)
 SEARCH_DOCUMENT_EVIDENCE = env_int("SEARCH_DOCUMENT_EVIDENCE", 0, minimum=0)
+# The lexical leg also matches the query against each document's title and front matter (its
+# opening text: cover page, title block, letterhead), where a document names what it is about;
+# the best-matching document's passages gain SEARCH_FRONT_MATTER_WEIGHT times a first rank's
+# reciprocal-rank score, other documents in proportion to their match. 0 turns it off.
+SEARCH_FRONT_MATTER_WEIGHT = env_float("SEARCH_FRONT_MATTER_WEIGHT", 0.5)
+if SEARCH_FRONT_MATTER_WEIGHT < 0:
+    raise ImproperlyConfigured("SEARCH_FRONT_MATTER_WEIGHT must be zero or more.")
 # A local cross-encoder (sentence-transformers CrossEncoder directory) that reorders the fused
 # candidates; empty: the fused ranking stands. Never a hub name: nothing is downloaded.
 RERANKER_MODEL = env_str("RERANKER_MODEL", "")

@@ -128,6 +128,11 @@ class Document(models.Model):
     size_bytes = models.BigIntegerField(default=0)
     page_count = models.PositiveIntegerField(null=True, blank=True)
     chunk_count = models.PositiveIntegerField(default=0)
+    # The document's opening text (its first page, at most FRONT_MATTER_TOKENS): where a document
+    # says what it is — the company on a filing's cover, the parties of a contract, a drawing's
+    # title block. Full-text indexed with the title (migration `ingest.0005`) for search's
+    # document-level prior; written with the chunks.
+    front_matter = models.TextField(blank=True, default="")
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
     stage = models.CharField(max_length=32, blank=True, default="queued")

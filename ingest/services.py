@@ -137,6 +137,8 @@ def document_set_progress(document_id: int, *, status: str, progress: int) -> No
 
 def document_store_chunks(document_id: int, *, drafts: Sequence[Any], parsed: Any) -> bool:
     """Replace the document's chunks in one transaction and hand it to the embedding stage."""
+    from ingest.pipeline.chunk import front_matter
+
     title = Document.objects.filter(pk=document_id).values_list("title", flat=True).first() or ""
     with transaction.atomic():
         Chunk.objects.filter(document_id=document_id).delete()
@@ -163,6 +165,7 @@ def document_store_chunks(document_id: int, *, drafts: Sequence[Any], parsed: An
             mime_type=parsed.mime_type,
             page_count=parsed.page_count,
             chunk_count=len(drafts),
+            front_matter="\n".join(draft.text for draft in front_matter(drafts)),
             metadata={**parsed.metadata, **({"ocr_pages": parsed.ocr_pages} if parsed.ocr_pages else {})},
         )
 

@@ -56,3 +56,11 @@ def test_an_llm_url_without_a_model_name_is_refused() -> None:
     completed = load_settings(SECRET_KEY="x", LLM_BASE_URL="http://127.0.0.1:8000/v1")
 
     assert "LLM_MODEL" in completed.stderr
+
+
+def test_a_negative_search_weight_is_refused() -> None:
+    for name in ("SEARCH_LEXICAL_WEIGHT", "SEARCH_FRONT_MATTER_WEIGHT"):
+        completed = load_settings(SECRET_KEY="x", **{name: "-0.5"})
+
+        assert completed.returncode != 0, name
+        assert f"{name} must be zero or more" in completed.stderr

@@ -13,6 +13,7 @@ syntax: every term is rebuilt from word characters and quoted.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -122,6 +123,77 @@ def search_chunks(text: str, document_sql: tuple[str, tuple[Any, ...]], limit: i
     if connection.vendor == "postgresql":
         return _search_postgresql(query, document_sql, limit)
     raise NotImplementedError(f"No full-text search for the {connection.vendor} database")
+
+
+def search_front_matter(text: str, document_sql: tuple[str, tuple[Any, ...]]) -> dict[int, float]:
+    """`{document id: score}` for the documents in `document_sql` whose title or front matter (the
+    opening text: a filing's cover, a contract's parties, a drawing's title block) contains terms
+    of the query. A document names what it is about there and rarely again in its tables.
+
+    Scoring is BM25 reduced to what front matter needs: each term counts once, weighted by its
+    inverse document frequency *among the documents searched* — so the words that every cover
+    carries ("quarterly report", "indicate by check mark") count for almost nothing, and a name
+    on four covers out of twenty counts a lot."""
+    query = parse_query(text)
+    terms = {t.tokens: t for t in [*query.required, *query.optional]}
+    if not terms:
+        return {}
+    documents, params = document_sql
+    scores: dict[int, float] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM ingest_document WHERE id IN ({documents})", list(params))  # noqa: S608
+        total = int(cursor.fetchone()[0])
+        if total == 0:
+            return {}
+        for term in terms.values():
+            matched = _front_matter_matches(cursor, term, document_sql)
+            weight = math.log(1 + (total - len(matched) + 0.5) / (len(matched) + 0.5))
+            for document_id in matched:
+                scores[document_id] = scores.get(document_id, 0.0) + weight
+    return scores
+
+
+def documents_containing(terms: list[LexicalTerm], document_sql: tuple[str, tuple[Any, ...]]) -> set[int]:
+    """The documents in `document_sql` with a passage that contains any of `terms` (as phrases)."""
+    if not terms:
+        return set()
+    documents, params = document_sql
+    with connection.cursor() as cursor:
+        # Interpolated: only our own SQL (the scope subquery compiled by the ORM); user text is a parameter.
+        if connection.vendor == "sqlite":
+            sql = f"""SELECT DISTINCT ingest_chunk.document_id
+                      FROM ingest_chunk_fts JOIN ingest_chunk ON ingest_chunk.id = ingest_chunk_fts.rowid
+                      WHERE ingest_chunk_fts MATCH %s AND ingest_chunk.document_id IN ({documents})"""  # noqa: S608
+            cursor.execute(sql, [" OR ".join(_fts5_phrase(t) for t in terms), *params])
+        elif connection.vendor == "postgresql":
+            any_term = " || ".join(["phraseto_tsquery('english'::regconfig, %s)"] * len(terms))
+            sql = f"""SELECT DISTINCT document_id FROM ingest_chunk
+                      WHERE to_tsvector('english'::regconfig, context || ' ' || text) @@ ({any_term})
+                      AND document_id IN ({documents})"""  # noqa: S608
+            cursor.execute(sql, [*(t.original for t in terms), *params])
+        else:
+            raise NotImplementedError(f"No full-text search for the {connection.vendor} database")
+        return {int(row[0]) for row in cursor.fetchall()}
+
+
+def _front_matter_matches(cursor: Any, term: LexicalTerm, document_sql: tuple[str, tuple[Any, ...]]) -> list[int]:
+    documents, params = document_sql
+    # Interpolated: only our own SQL (the scope subquery compiled by the ORM); user text is a parameter.
+    if connection.vendor == "sqlite":
+        # Joined, not `rowid IN (...)`: FTS5 would take that as one index seek per document in scope.
+        sql = f"""SELECT ingest_document.id FROM ingest_document_fts
+                  JOIN ingest_document ON ingest_document.id = ingest_document_fts.rowid
+                  WHERE ingest_document_fts MATCH %s AND ingest_document.id IN ({documents})"""  # noqa: S608
+        cursor.execute(sql, [_fts5_phrase(term), *params])
+    elif connection.vendor == "postgresql":
+        sql = f"""SELECT id FROM ingest_document
+                  WHERE to_tsvector('english'::regconfig, title || ' ' || front_matter)
+                        @@ phraseto_tsquery('english'::regconfig, %s)
+                  AND id IN ({documents})"""  # noqa: S608
+        cursor.execute(sql, [term.original, *params])
+    else:
+        raise NotImplementedError(f"No full-text search for the {connection.vendor} database")
+    return [int(row[0]) for row in cursor.fetchall()]
 
 
 def _search_sqlite(

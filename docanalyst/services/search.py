@@ -8,10 +8,14 @@ Contract, in order:
    the lexical leg joins it in SQL; the vector leg queries only the permitted collections'
    Chroma collections, narrowed by a document-id filter when the filters narrow documents.
 2. Candidates. The dense leg (Chroma, cosine) and the lexical leg (database full-text, BM25)
-   each bring `max(SEARCH_CANDIDATES, 4k)` candidates.
+   each bring `max(SEARCH_CANDIDATES, 4k)` candidates. The lexical leg also scores each
+   document's title and front matter (its opening text: cover, title block, letterhead) against
+   the query: a document-level prior (`SEARCH_FRONT_MATTER_WEIGHT`); for a query meant literally,
+   only among the documents that contain the literal terms.
 3. Re-check. Every candidate is resolved to its chunk row through the scope query again, so a
    vector left behind by a deleted document or a superseded version never surfaces.
-4. Fusion by reciprocal rank (k=60), then the cross-encoder when `RERANKER_MODEL` is set.
+4. Fusion by reciprocal rank (k=60) plus the front-matter prior, then the cross-encoder when
+   `RERANKER_MODEL` is set.
 5. Diversity: at most `SEARCH_MAX_PER_DOCUMENT` passages per document while other documents
    have candidates, so one long document does not fill every slot.
 
@@ -105,9 +109,9 @@ class SearchFilters:
 @dataclass(frozen=True)
 class SearchHit:
     chunk: Chunk
-    score: float  # the ranking score of the method (fused reciprocal rank for hybrid)
+    score: float  # the method's ranking score: cosine for dense; reciprocal rank plus front-matter prior otherwise
     similarity: float | None = None  # cosine similarity to the query; what answers test support with
-    legs: tuple[str, ...] = field(default=())  # which retrieval legs found it: "dense", "lexical"
+    legs: tuple[str, ...] = field(default=())  # why it is here: "dense", "lexical", "front matter"
 
     @property
     def document(self) -> Document:
@@ -191,18 +195,36 @@ def _resolve(
     return found
 
 
-def lexical_weight_for(query: str) -> float:
-    """How much the lexical leg counts in the fusion for this query. A quoted phrase, or a part or
-    section number that some but few passages contain, is meant literally: there the lexical leg is the
-    better judge and counts fully. For a question in plain words the vector leg is (measured with
-    bench/eval_retrieval), and the lexical leg only nudges (`SEARCH_LEXICAL_WEIGHT`)."""
+def literal_terms(query: str) -> list[lexical.LexicalTerm]:
+    """The terms of the query meant literally: quoted phrases, and part or section numbers that some
+    but few passages contain (at most `SEARCH_EXACT_MAX_MATCHES`)."""
     parsed = lexical.parse_query(query)
-    if parsed.required:
-        return 1.0
     cap = settings.SEARCH_EXACT_MAX_MATCHES
-    if any(1 <= lexical.count_matches(term, cap + 1) <= cap for term in lexical.exact_terms(parsed)):
-        return 1.0
-    return settings.SEARCH_LEXICAL_WEIGHT
+    coded = [t for t in lexical.exact_terms(parsed) if t not in parsed.required]
+    return [*parsed.required, *(t for t in coded if 1 <= lexical.count_matches(t, cap + 1) <= cap)]
+
+
+def lexical_weight_for(literal: Sequence[lexical.LexicalTerm]) -> float:
+    """How much the lexical leg counts in the fusion. A query with `literal` terms is meant
+    literally: there the lexical leg is the better judge and counts fully. For a question in plain
+    words the vector leg is (measured with bench/eval_retrieval), and the lexical leg only nudges
+    (`SEARCH_LEXICAL_WEIGHT`)."""
+    return 1.0 if literal else settings.SEARCH_LEXICAL_WEIGHT
+
+
+def front_matter_prior(front: dict[int, float], chunks: dict[int, Chunk], weight: float) -> dict[int, float]:
+    """Each passage's bonus from its document's front matter (`lexical.search_front_matter`), in
+    reciprocal-rank units: `weight` times a first rank's score for the passages of the
+    best-matching document, other documents' in proportion to their match. The same for every
+    passage of a document, so it orders documents, never the passages within one."""
+    best = max(front.values(), default=0.0)
+    if best <= 0 or weight <= 0:
+        return {}
+    return {
+        chunk_id: weight * front[chunk.document_id] / best / (RRF_K + 1)
+        for chunk_id, chunk in chunks.items()
+        if front.get(chunk.document_id, 0.0) > 0
+    }
 
 
 def _rank(
@@ -211,11 +233,13 @@ def _rank(
     chunks: dict[int, Chunk],
     dense: dict[tuple[int, int], float],
     lexical_ranked: list[tuple[int, float]],
+    prior: dict[int, float] | None = None,
 ) -> list[SearchHit]:
+    """Reciprocal-rank fusion of the legs, plus each passage's front-matter prior (`prior`, by chunk
+    id); the dense method ranks by cosine similarity alone."""
     by_key = {(c.document_id, c.ordinal): c for c in chunks.values()}
     dense_order = [by_key[key] for key, _ in sorted(dense.items(), key=lambda kv: -kv[1]) if key in by_key]
     lexical_order = [chunks[chunk_id] for chunk_id, _ in lexical_ranked if chunk_id in chunks]
-    lexical_score = dict(lexical_ranked)
     fused: dict[int, float] = {}
     legs: dict[int, list[str]] = {}
     weights = {"dense": 1.0, "lexical": lexical_weight}
@@ -223,16 +247,17 @@ def _rank(
         for rank, chunk in enumerate(order, start=1):
             fused[chunk.pk] = fused.get(chunk.pk, 0.0) + weights[leg] / (RRF_K + rank)
             legs.setdefault(chunk.pk, []).append(leg)
+    prior = prior or {}
+    for chunk_id in fused.keys() & prior.keys():
+        legs[chunk_id].append("front matter")  # its document's title or cover matched: shown as a reason
     hits = []
     for chunk_id, fused_score in fused.items():
         chunk = chunks[chunk_id]
         similarity = dense.get((chunk.document_id, chunk.ordinal))
         if method is Method.DENSE:
             score = similarity if similarity is not None else 0.0
-        elif method is Method.LEXICAL:
-            score = lexical_score.get(chunk_id, 0.0)
         else:
-            score = fused_score
+            score = fused_score + prior.get(chunk_id, 0.0)
         hits.append(SearchHit(chunk=chunk, score=score, similarity=similarity, legs=tuple(legs[chunk_id])))
     hits.sort(key=lambda hit: (-hit.score, hit.chunk.document_id, hit.chunk.ordinal))
     return hits
@@ -333,6 +358,8 @@ def chunks_search(
         query_vector = get_embedder().encode([query])[0]
         dense = _dense_candidates(scope, filters, query_vector, depth)
     lexical_ranked: list[tuple[int, float]] = []
+    front: dict[int, float] = {}
+    literal = literal_terms(query) if method is not Method.DENSE else []
     if method is not Method.DENSE:
         try:
             scope_sql = scope.order_by().values("pk").query.sql_with_params()
@@ -340,12 +367,20 @@ def chunks_search(
             scope_sql = None
         if scope_sql is not None:
             lexical_ranked = lexical.search_chunks(query, scope_sql, depth)
+            if settings.SEARCH_FRONT_MATTER_WEIGHT > 0:
+                front = lexical.search_front_matter(query, scope_sql)
+                if front and literal:
+                    # Meant literally: the prior only chooses among the documents that have the term,
+                    # never lifts one that only talks about the same things above the one that has it.
+                    having = lexical.documents_containing(literal, scope_sql)
+                    front = {document_id: score for document_id, score in front.items() if document_id in having}
     if not dense and not lexical_ranked:
         return []
 
     chunks = _resolve(scope, dense, [chunk_id for chunk_id, _ in lexical_ranked])
-    weight = lexical_weight_for(query) if method is Method.HYBRID else 1.0
-    hits = _rank(method, weight, chunks, dense, lexical_ranked)
+    weight = lexical_weight_for(literal) if method is Method.HYBRID else 1.0
+    prior = front_matter_prior(front, chunks, settings.SEARCH_FRONT_MATTER_WEIGHT)
+    hits = _rank(method, weight, chunks, dense, lexical_ranked, prior)
     if method is Method.HYBRID:
         hits = _rerank(query, hits)
     if settings.SEARCH_DOCUMENT_EVIDENCE:

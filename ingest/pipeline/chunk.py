@@ -9,7 +9,7 @@ silently truncated by the model.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
 
@@ -17,6 +17,7 @@ from docanalyst.backends.embedder import TokenCounter
 from ingest.pipeline.parse import ParsedElement
 
 SPECIAL_TOKENS = 2  # [CLS] and [SEP], counted by the tokenizer on every encode
+FRONT_MATTER_TOKENS = 512  # how much of a document's opening counts as its front matter
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+(?=\S)|\n+")
 
 
@@ -115,3 +116,18 @@ def chunk(elements: Iterable[ParsedElement], tokens: TokenCounter, target_tokens
         if draft.token_count > tokens.max_tokens:  # the contract, checked rather than assumed
             raise AssertionError(f"chunk of {draft.token_count} tokens exceeds the {tokens.max_tokens}-token window")
     return drafts
+
+
+def front_matter(drafts: Sequence[ChunkDraft], max_tokens: int = FRONT_MATTER_TOKENS) -> list[ChunkDraft]:
+    """The document's opening chunks: in order while they are on the first page (every chunk, for
+    formats without pages) and fit in `max_tokens` — always at least the first one. A cover page,
+    a title block or a letterhead says what the document is about."""
+    if not drafts:
+        return []
+    first_page = drafts[0].page_number
+    used = 0
+    for count, draft in enumerate(drafts):
+        if count and (draft.page_number != first_page or used + draft.token_count > max_tokens):
+            return list(drafts[:count])
+        used += draft.token_count
+    return list(drafts)

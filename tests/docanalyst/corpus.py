@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from django.utils import timezone
 
 from ingest.models import Chunk, Collection, Document
+from ingest.pipeline.chunk import ChunkDraft, front_matter
 from ingest.pipeline.index import embed_chunks, index_chunks
 
 PDF = "application/pdf"
@@ -64,4 +65,8 @@ def indexed_document(
         for i, text in enumerate(passages)
     )
     index_chunks(document, chunks, embed_chunks(chunks))
+    front = front_matter([ChunkDraft(c.text, c.page_number, c.section, token_count=c.token_count) for c in chunks])
+    # As the chunk stage does.
+    Document.objects.filter(pk=document.pk).update(front_matter="\n".join(draft.text for draft in front))
+    document.refresh_from_db()
     return document

@@ -12,7 +12,7 @@ import pytest
 from docanalyst.backends import lexical
 from docanalyst.backends.reranker import get_reranker
 from docanalyst.services.search import Method, SearchFilters, SearchHit, by_document_evidence, chunks_search
-from ingest.models import Document
+from ingest.models import Chunk, Document
 from ingest.services import document_delete, document_mark_ready
 from tests.docanalyst.corpus import DOCX, indexed_document
 from tests.factories import CollectionFactory, UserFactory
@@ -248,7 +248,7 @@ def test_the_search_api_applies_filters_and_explains_bad_ones(reader: Any) -> No
     assert len(by_type["results"]) == 4 and {r["document_id"] for r in by_type["results"]} == {docs["docx"].pk}
     assert {r["document_id"] for r in by_folder_and_date["results"]} == {docs["new_pdf"].pk, docs["other"].pk}
     assert inside["method"] == "lexical" and {r["document_id"] for r in inside["results"]} == {docs["old_pdf"].pk}
-    assert all(r["matched_by"] == ["lexical"] for r in inside["results"])
+    assert all(r["matched_by"][0] == "lexical" and "dense" not in r["matched_by"] for r in inside["results"])
     assert bad_type.status_code == 400 and "banana" in bad_type.json()["detail"]
     assert bad_dates.status_code == 400 and "ends before it starts" in bad_dates.json()["detail"]
 
@@ -280,3 +280,127 @@ def test_document_evidence_ranks_a_document_with_several_good_passages_above_one
 
     assert [(h.chunk.document_id, h.score) for h in ranked] == [(2, 0.6), (2, 0.5), (2, 0.4), (1, 0.9)]
     assert by_document_evidence([lucky, *steady], depth=1)[0] is lucky  # depth 1: the best passage decides
+
+
+# A filing names its company on the cover page and never again in its tables.
+COVER = (
+    "QUARTERLY REPORT pursuant to the Securities Exchange Act for the quarterly period ended 30 June 2024. "
+    "{company} (exact name of registrant as specified in its charter), {address}."
+)
+CONTENTS = "Table of contents: Part I financial information; Part II other information; signatures."
+TABLE = "Total net sales by segment (in millions): Products 4,120; Services 1,870; total net sales 5,990."
+REVENUE = "Revenue by reportable segment, in millions: hardware 3,010; maintenance 2,240; total 5,250."
+
+
+def test_a_name_found_only_on_the_cover_page_lifts_that_documents_passages(reader: Any, settings: Any) -> None:
+    settings.SEARCH_FRONT_MATTER_WEIGHT = 0.5
+    collection = CollectionFactory(readers=[reader])
+    acme = indexed_document(
+        collection,
+        "filings/2024-q2-a.pdf",
+        [COVER.format(company="Acme Turbines Inc.", address="Leeds"), CONTENTS, REVENUE],
+    )
+    other = indexed_document(
+        collection,
+        "filings/2024-q2-b.pdf",
+        [COVER.format(company="Borealis Pumps plc", address="Oslo"), CONTENTS, TABLE],
+    )
+    query = "What were Acme Turbines' total net sales by segment?"
+
+    def table_order(hits: list[SearchHit]) -> list[int]:
+        return [hit.document.pk for hit in hits if hit.chunk.ordinal == 2]
+
+    # The premise: the other filing's table says "total net sales by segment" word for word.
+    assert table_order(chunks_search(user=reader, query=query, k=6, method=Method.DENSE)) == [other.pk, acme.pk]
+    hybrid = chunks_search(user=reader, query=query, k=6)
+    assert table_order(hybrid) == [acme.pk, other.pk]
+    assert all(("front matter" in hit.legs) == (hit.document.pk == acme.pk) for hit in hybrid)  # the reason, shown
+    assert table_order(chunks_search(user=reader, query=query, k=6, method=Method.LEXICAL))[0] == acme.pk
+
+    settings.SEARCH_FRONT_MATTER_WEIGHT = 0  # off: the fused ranking follows the tables' own words
+    assert table_order(chunks_search(user=reader, query=query, k=6)) == [other.pk, acme.pk]
+
+
+def test_front_matter_is_the_first_page_and_is_searched_only_within_the_scope(reader: Any) -> None:
+    collection = CollectionFactory(readers=[reader])
+    early = indexed_document(collection, "early.pdf", ["Kestrel Dynamics annual report.", CONTENTS, TABLE])
+    late = indexed_document(collection, "late.pdf", [CONTENTS, TABLE, "Prepared for Kestrel Dynamics."])
+    titled = indexed_document(collection, "kestrel-dynamics-board.pdf", [CONTENTS])
+    unreadable = indexed_document(CollectionFactory(), "hidden.pdf", ["Kestrel Dynamics board minutes."])
+    scope = Document.objects.filter(collection=collection).order_by().values("pk").query.sql_with_params()
+
+    assert early.front_matter == "Kestrel Dynamics annual report."
+    assert late.front_matter == CONTENTS
+    found = lexical.search_front_matter("Kestrel Dynamics", scope)
+    assert set(found) == {early.pk, titled.pk}  # the title counts; page 3 is not front matter
+    assert unreadable.pk not in found
+
+
+def test_a_rare_name_in_front_matter_outweighs_a_word_every_cover_carries(reader: Any) -> None:
+    collection = CollectionFactory(readers=[reader])
+    named = indexed_document(collection, "a.pdf", [COVER.format(company="Acme Turbines Inc.", address="Leeds")])
+    others = [
+        indexed_document(collection, f"{n}.pdf", [COVER.format(company=f"Company {n}", address="Oslo")]) for n in "bcd"
+    ]
+    scope = Document.objects.filter(collection=collection).order_by().values("pk").query.sql_with_params()
+
+    front = lexical.search_front_matter("Acme quarterly report", scope)
+
+    assert set(front) == {named.pk, *(o.pk for o in others)}
+    assert front[named.pk] > 3 * max(front[o.pk] for o in others)
+
+
+def test_the_front_matter_prior_orders_documents_never_the_passages_within_one(reader: Any) -> None:
+    from docanalyst.services.search import RRF_K, front_matter_prior
+
+    collection = CollectionFactory(readers=[reader])
+    acme = indexed_document(collection, "a.pdf", [COVER.format(company="Acme Turbines Inc.", address="Leeds"), TABLE])
+    other = indexed_document(collection, "b.pdf", [COVER.format(company="Borealis Pumps plc", address="Oslo"), TABLE])
+    scope = Document.objects.filter(collection=collection).order_by().values("pk").query.sql_with_params()
+    front = lexical.search_front_matter("Acme Turbines net sales", scope)
+    chunks = {c.pk: c for c in Chunk.objects.filter(document__collection=collection)}
+    by_place = {(c.document_id, c.ordinal): c.pk for c in chunks.values()}
+
+    prior = front_matter_prior(front, chunks, weight=0.5)
+
+    # The best match: half a first rank, for the cover and the table alike.
+    assert prior[by_place[acme.pk, 0]] == prior[by_place[acme.pk, 1]] == pytest.approx(0.5 / (RRF_K + 1))
+    assert by_place[other.pk, 0] not in prior and by_place[other.pk, 1] not in prior  # "net sales": on no cover
+    assert front_matter_prior(front, chunks, weight=0) == {}
+
+
+def test_a_literal_term_keeps_the_prior_to_the_documents_that_contain_it(reader: Any, settings: Any) -> None:
+    settings.SEARCH_FRONT_MATTER_WEIGHT = 0.5
+    collection = CollectionFactory(readers=[reader])
+    bolts = indexed_document(
+        collection,
+        "bolts.pdf",
+        ["General notes on fasteners.", "Anchor bolt TC-4410-B is torqued to 42 newton metres."],
+    )
+    manual = indexed_document(
+        collection,
+        "torque-manual.pdf",
+        ["Anchor bolt torque manual: tightening anchor bolts.", "Tighten every anchor bolt in a star pattern."],
+    )
+
+    # In plain words the manual, whose cover is about anchor bolt torque, comes first ...
+    assert chunks_search(user=reader, query="What torque are anchor bolts tightened to?", k=4)[0].document == manual
+    # ... but the part number is meant literally: the passage that has it stays first.
+    hits = chunks_search(user=reader, query="What torque is anchor bolt TC-4410-B tightened to?", k=4)
+    assert hits[0].document == bolts and "TC-4410-B" in hits[0].chunk.text
+    scope = Document.objects.filter(collection=collection).order_by().values("pk").query.sql_with_params()
+    assert lexical.documents_containing(lexical.parse_query('TC-4410-B "star pattern"').optional, scope) == {bolts.pk}
+    assert lexical.documents_containing(lexical.parse_query('"star pattern"').required, scope) == {manual.pk}
+
+
+def test_front_matter_stops_at_the_first_page_or_the_token_budget() -> None:
+    from ingest.pipeline.chunk import ChunkDraft, front_matter
+
+    cover = [ChunkDraft("UNITED STATES", 1, "", token_count=5), ChunkDraft("Acme Inc.", 1, "", token_count=5)]
+    body = [ChunkDraft("Net sales", 2, "", token_count=5)]
+    assert front_matter([*cover, *body]) == cover
+    no_pages = [ChunkDraft(f"part {i}", None, "", token_count=200) for i in range(5)]
+    assert front_matter(no_pages) == no_pages[:2]  # 512 tokens at most
+    huge = [ChunkDraft("huge", 1, "", token_count=900), ChunkDraft("more", 1, "", token_count=5)]
+    assert front_matter(huge) == huge[:1]  # always the first chunk
+    assert front_matter([]) == []
