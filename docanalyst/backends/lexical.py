@@ -93,20 +93,26 @@ def exact_terms(query: LexicalQuery) -> list[LexicalTerm]:
     return [*query.required, *coded]
 
 
-def count_matches(term: LexicalTerm, cap: int) -> int:
-    """How many chunks contain the term (anywhere; counting stops at `cap`): how selective it is."""
+def count_matches(term: LexicalTerm, cap: int, document_sql: tuple[str, tuple[Any, ...]]) -> int:
+    """How many chunks of the documents in `document_sql` contain the term (counting stops at
+    `cap`): how selective it is *for this user*. Counted within the caller's scope, so whether a
+    term is rare never depends on documents the user may not read."""
+    documents, params = document_sql
     with connection.cursor() as cursor:
+        # Interpolated: only our own SQL (the scope subquery compiled by the ORM); user text is a parameter.
         if connection.vendor == "sqlite":
             cursor.execute(
-                "SELECT count(*) FROM (SELECT 1 FROM ingest_chunk_fts WHERE ingest_chunk_fts MATCH %s LIMIT %s)",
-                [_fts5_phrase(term), cap],
+                f"""SELECT count(*) FROM (
+                    SELECT 1 FROM ingest_chunk_fts JOIN ingest_chunk ON ingest_chunk.id = ingest_chunk_fts.rowid
+                    WHERE ingest_chunk_fts MATCH %s AND ingest_chunk.document_id IN ({documents}) LIMIT %s)""",  # noqa: S608
+                [_fts5_phrase(term), *params, cap],
             )
         else:
             cursor.execute(
-                "SELECT count(*) FROM (SELECT 1 FROM ingest_chunk WHERE to_tsvector('english'::regconfig, "
-                "ingest_chunk.context || ' ' || ingest_chunk.text) @@ phraseto_tsquery('english'::regconfig, %s) "
-                "LIMIT %s) AS found",
-                [term.original, cap],
+                f"""SELECT count(*) FROM (SELECT 1 FROM ingest_chunk WHERE to_tsvector('english'::regconfig,
+                    ingest_chunk.context || ' ' || ingest_chunk.text) @@ phraseto_tsquery('english'::regconfig, %s)
+                    AND ingest_chunk.document_id IN ({documents}) LIMIT %s) AS found""",  # noqa: S608
+                [term.original, *params, cap],
             )
         return int(cursor.fetchone()[0])
 

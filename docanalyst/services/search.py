@@ -29,6 +29,7 @@ import datetime
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 from django.conf import settings
@@ -195,13 +196,13 @@ def _resolve(
     return found
 
 
-def literal_terms(query: str) -> list[lexical.LexicalTerm]:
+def literal_terms(query: str, scope_sql: tuple[str, tuple[Any, ...]]) -> list[lexical.LexicalTerm]:
     """The terms of the query meant literally: quoted phrases, and part or section numbers that some
-    but few passages contain (at most `SEARCH_EXACT_MAX_MATCHES`)."""
+    but few passages in scope contain (at most `SEARCH_EXACT_MAX_MATCHES`)."""
     parsed = lexical.parse_query(query)
     cap = settings.SEARCH_EXACT_MAX_MATCHES
     coded = [t for t in lexical.exact_terms(parsed) if t not in parsed.required]
-    return [*parsed.required, *(t for t in coded if 1 <= lexical.count_matches(t, cap + 1) <= cap)]
+    return [*parsed.required, *(t for t in coded if 1 <= lexical.count_matches(t, cap + 1, scope_sql) <= cap)]
 
 
 def lexical_weight_for(literal: Sequence[lexical.LexicalTerm]) -> float:
@@ -359,13 +360,14 @@ def chunks_search(
         dense = _dense_candidates(scope, filters, query_vector, depth)
     lexical_ranked: list[tuple[int, float]] = []
     front: dict[int, float] = {}
-    literal = literal_terms(query) if method is not Method.DENSE else []
+    literal: list[lexical.LexicalTerm] = []
     if method is not Method.DENSE:
         try:
             scope_sql = scope.order_by().values("pk").query.sql_with_params()
         except EmptyResultSet:  # nothing can be in scope (no collection the user may read was asked for)
             scope_sql = None
         if scope_sql is not None:
+            literal = literal_terms(query, scope_sql)
             lexical_ranked = lexical.search_chunks(query, scope_sql, depth)
             if settings.SEARCH_FRONT_MATTER_WEIGHT > 0:
                 front = lexical.search_front_matter(query, scope_sql)

@@ -404,3 +404,22 @@ def test_front_matter_stops_at_the_first_page_or_the_token_budget() -> None:
     huge = [ChunkDraft("huge", 1, "", token_count=900), ChunkDraft("more", 1, "", token_count=5)]
     assert front_matter(huge) == huge[:1]  # always the first chunk
     assert front_matter([]) == []
+
+
+def test_whether_a_term_is_meant_literally_never_depends_on_documents_the_user_cannot_read(
+    reader: Any, settings: Any
+) -> None:
+    settings.SEARCH_FRONT_MATTER_WEIGHT = 0.5
+    collection = CollectionFactory(readers=[reader])
+    indexed_document(collection, "kestrel.pdf", ["Kestrel Dynamics pump handbook.", "Pump seals are checked monthly."])
+    indexed_document(collection, "other.pdf", ["Borealis valve handbook.", "Valve seals are checked monthly."])
+    query = "Kestrel seals ZX-9001"
+
+    def seen() -> list[tuple[int, float, tuple[str, ...]]]:
+        return [(hit.chunk.pk, round(hit.score, 9), hit.legs) for hit in chunks_search(user=reader, query=query, k=4)]
+
+    before = seen()
+    indexed_document(CollectionFactory(), "secret.pdf", ["Cover.", "Prototype ZX-9001 ships in March."])
+
+    assert seen() == before  # not "literal" because of a passage the user may not read
+    assert any("front matter" in legs for _, _, legs in before)

@@ -33,3 +33,16 @@ def test_documents_ingested_before_front_matter_get_it_from_their_chunks(transac
     scope = ("SELECT %s", (document.pk,))
     assert set(lexical.search_front_matter("Kestrel Dynamics", scope)) == {document.pk}  # and it is indexed
     assert lexical.search_front_matter("net sales", scope) == {}
+
+
+def test_the_full_text_triggers_survive_every_migration(db: Any) -> None:
+    """SQLite rebuilds a table for many schema changes and drops its triggers with it: a later
+    migration of `Document` or `Chunk` that did so would silently stop the full-text indexes."""
+    assert connection.vendor == "sqlite"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        triggers = {name for (name,) in cursor.fetchall()}
+    expected = {
+        f"ingest_{table}_fts_{event}" for table in ("chunk", "document") for event in ("insert", "delete", "update")
+    }
+    assert expected <= triggers
