@@ -165,7 +165,7 @@ def document_store_chunks(document_id: int, *, drafts: Sequence[Any], parsed: An
             mime_type=parsed.mime_type,
             page_count=parsed.page_count,
             chunk_count=len(drafts),
-            front_matter="\n".join(draft.text for draft in front_matter(drafts)),
+            front_matter=front_matter(drafts),
             metadata={**parsed.metadata, **({"ocr_pages": parsed.ocr_pages} if parsed.ocr_pages else {})},
         )
 

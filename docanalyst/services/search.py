@@ -201,8 +201,11 @@ def literal_terms(query: str, scope_sql: tuple[str, tuple[Any, ...]]) -> list[le
     but few passages in scope contain (at most `SEARCH_EXACT_MAX_MATCHES`)."""
     parsed = lexical.parse_query(query)
     cap = settings.SEARCH_EXACT_MAX_MATCHES
-    coded = [t for t in lexical.exact_terms(parsed) if t not in parsed.required]
-    return [*parsed.required, *(t for t in coded if 1 <= lexical.count_matches(t, cap + 1, scope_sql) <= cap)]
+    return [
+        t
+        for t in lexical.exact_terms(parsed)
+        if t in parsed.required or 1 <= lexical.count_matches(t, cap + 1, scope_sql) <= cap
+    ]
 
 
 def lexical_weight_for(literal: Sequence[lexical.LexicalTerm]) -> float:

@@ -10,8 +10,8 @@
         Structure-aware chunks: a chunk never spans two pages or two sections and never
         exceeds the embedder's window (counted with the embedder's own tokenizer, special
         tokens included); an over-long element is split at sentence, then word boundaries.
-        Nothing is truncated. `front_matter(drafts)`: the opening chunks (first page, at most
-        512 tokens), whose text the document-level search prior matches against.
+        Nothing is truncated. `front_matter(drafts)`: the opening text (first page, at most
+        512 tokens) that the document-level search prior matches against.
 
     embed(texts) -> vectors                         docanalyst.backends.embedder
         Batched, normalised embeddings.

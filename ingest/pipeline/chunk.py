@@ -118,16 +118,15 @@ def chunk(elements: Iterable[ParsedElement], tokens: TokenCounter, target_tokens
     return drafts
 
 
-def front_matter(drafts: Sequence[ChunkDraft], max_tokens: int = FRONT_MATTER_TOKENS) -> list[ChunkDraft]:
-    """The document's opening chunks: in order while they are on the first page (every chunk, for
-    formats without pages) and fit in `max_tokens` — always at least the first one. A cover page,
-    a title block or a letterhead says what the document is about."""
-    if not drafts:
-        return []
-    first_page = drafts[0].page_number
+def front_matter(drafts: Sequence[ChunkDraft], max_tokens: int = FRONT_MATTER_TOKENS) -> str:
+    """The document's opening text: its chunks in order while they are on the first page (every
+    chunk, for formats without pages) and fit in `max_tokens` — always at least the first one. A
+    cover page, a title block or a letterhead says what the document is about."""
+    texts: list[str] = []
     used = 0
-    for count, draft in enumerate(drafts):
-        if count and (draft.page_number != first_page or used + draft.token_count > max_tokens):
-            return list(drafts[:count])
+    for draft in drafts:
+        if texts and (draft.page_number != drafts[0].page_number or used + draft.token_count > max_tokens):
+            break
+        texts.append(draft.text)
         used += draft.token_count
-    return list(drafts)
+    return "\n".join(texts)

@@ -65,8 +65,7 @@ def indexed_document(
         for i, text in enumerate(passages)
     )
     index_chunks(document, chunks, embed_chunks(chunks))
-    front = front_matter([ChunkDraft(c.text, c.page_number, c.section, token_count=c.token_count) for c in chunks])
-    # As the chunk stage does.
-    Document.objects.filter(pk=document.pk).update(front_matter="\n".join(draft.text for draft in front))
+    drafts = [ChunkDraft(c.text, c.page_number, c.section, token_count=c.token_count) for c in chunks]
+    Document.objects.filter(pk=document.pk).update(front_matter=front_matter(drafts))  # as the chunk stage does
     document.refresh_from_db()
     return document

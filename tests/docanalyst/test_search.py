@@ -398,12 +398,12 @@ def test_front_matter_stops_at_the_first_page_or_the_token_budget() -> None:
 
     cover = [ChunkDraft("UNITED STATES", 1, "", token_count=5), ChunkDraft("Acme Inc.", 1, "", token_count=5)]
     body = [ChunkDraft("Net sales", 2, "", token_count=5)]
-    assert front_matter([*cover, *body]) == cover
+    assert front_matter([*cover, *body]) == "UNITED STATES\nAcme Inc."
     no_pages = [ChunkDraft(f"part {i}", None, "", token_count=200) for i in range(5)]
-    assert front_matter(no_pages) == no_pages[:2]  # 512 tokens at most
+    assert front_matter(no_pages) == "part 0\npart 1"  # 512 tokens at most
     huge = [ChunkDraft("huge", 1, "", token_count=900), ChunkDraft("more", 1, "", token_count=5)]
-    assert front_matter(huge) == huge[:1]  # always the first chunk
-    assert front_matter([]) == []
+    assert front_matter(huge) == "huge"  # always the first chunk
+    assert front_matter([]) == ""
 
 
 def test_whether_a_term_is_meant_literally_never_depends_on_documents_the_user_cannot_read(
