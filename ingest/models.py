@@ -128,11 +128,6 @@ class Document(models.Model):
     size_bytes = models.BigIntegerField(default=0)
     page_count = models.PositiveIntegerField(null=True, blank=True)
     chunk_count = models.PositiveIntegerField(default=0)
-    # The document's opening text (its first page, at most FRONT_MATTER_TOKENS): where a document
-    # says what it is — the company on a filing's cover, the parties of a contract, a drawing's
-    # title block. Full-text indexed with the title (migration `ingest.0005`) for search's
-    # document-level prior; written with the chunks.
-    front_matter = models.TextField(blank=True, default="")
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
     stage = models.CharField(max_length=32, blank=True, default="queued")
@@ -198,6 +193,28 @@ class Chunk(models.Model):
     def vector_id(self) -> str:
         """Stable id in the vector store: re-indexing a document overwrites, never duplicates."""
         return f"{self.document_id}:{self.ordinal}"
+
+
+class Page(models.Model):
+    """What lexical search ranks: the text of one page of a document (its chunks in order), or of
+    one chunk for formats without pages. Written with the chunks, in the same transaction, and
+    full-text indexed by the database (migration 0006: FTS5 on SQLite, a `tsvector` on PostgreSQL),
+    so it is searchable exactly while its chunks exist."""
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="pages")
+    number = models.PositiveIntegerField(null=True, blank=True)  # None: a format without pages
+    ordinal = models.PositiveIntegerField()  # its first chunk's ordinal (a page-less unit: its only chunk)
+    text = models.TextField()
+    words = models.PositiveIntegerField(default=0)  # its length in index tokens: BM25's document length
+
+    class Meta:
+        ordering = ["document_id", "ordinal"]
+        constraints = [models.UniqueConstraint(fields=["document", "ordinal"], name="page_unique_ordinal")]
+        indexes = [models.Index(fields=["document", "number"], name="page_document_number")]
+
+    def __str__(self) -> str:
+        where = f"page {self.number}" if self.number is not None else f"passage {self.ordinal}"
+        return f"{self.document_id} {where}"
 
 
 class BatchMember(models.Model):

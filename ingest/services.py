@@ -27,7 +27,7 @@ from django.db import close_old_connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from ingest.models import Batch, BatchMember, Chunk, Collection, Document
+from ingest.models import Batch, BatchMember, Chunk, Collection, Document, Page
 from ingest.pipeline import PermanentIngestError
 
 logger = logging.getLogger(__name__)
@@ -136,9 +136,7 @@ def document_set_progress(document_id: int, *, status: str, progress: int) -> No
 
 
 def document_store_chunks(document_id: int, *, drafts: Sequence[Any], parsed: Any) -> bool:
-    """Replace the document's chunks in one transaction and hand it to the embedding stage."""
-    from ingest.pipeline.chunk import front_matter
-
+    """Replace the document's chunks and pages in one transaction and hand it to the embedding stage."""
     title = Document.objects.filter(pk=document_id).values_list("title", flat=True).first() or ""
     with transaction.atomic():
         Chunk.objects.filter(document_id=document_id).delete()
@@ -155,6 +153,7 @@ def document_store_chunks(document_id: int, *, drafts: Sequence[Any], parsed: An
             )
             for ordinal, draft in enumerate(drafts)
         )
+        _replace_pages(document_id, drafts)
         return _update(
             document_id,
             [Status.PARSING],
@@ -165,9 +164,26 @@ def document_store_chunks(document_id: int, *, drafts: Sequence[Any], parsed: An
             mime_type=parsed.mime_type,
             page_count=parsed.page_count,
             chunk_count=len(drafts),
-            front_matter=front_matter(drafts),
             metadata={**parsed.metadata, **({"ocr_pages": parsed.ocr_pages} if parsed.ocr_pages else {})},
         )
+
+
+def _replace_pages(document_id: int, chunks: Sequence[Any]) -> None:
+    from ingest.pipeline.chunk import pages
+
+    Page.objects.filter(document_id=document_id).delete()
+    Page.objects.bulk_create(
+        Page(document_id=document_id, number=p.number, ordinal=p.ordinal, text=p.text, words=p.words)
+        for p in pages(chunks)
+    )
+
+
+def document_pages_rebuild(document_id: int) -> int:
+    """Write the document's pages again from its stored chunks (the chunk stage writes both; this
+    is for chunks stored some other way). Returns how many pages it has."""
+    with transaction.atomic():
+        _replace_pages(document_id, list(Chunk.objects.filter(document_id=document_id).order_by("ordinal")))
+    return Page.objects.filter(document_id=document_id).count()
 
 
 def document_mark_failed(document_id: int, reason: str) -> None:

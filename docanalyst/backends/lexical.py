@@ -1,20 +1,29 @@
-"""Lexical (BM25-style) search over chunk text, in the database's own full-text engine.
+"""The words of a query, counted on the pages of the documents a user may search — in the
+database's own full-text index.
 
-SQLite uses FTS5 (`bm25()` ranking, Porter stemming); PostgreSQL uses its `tsvector` index
-(`ts_rank_cd`). Both indexes live beside the chunk rows (migration `ingest.0002`), so a chunk is
-searchable exactly while its row exists. This is the leg that finds what an embedder blurs:
-exact phrases, part numbers (`TC-4410-B`), section numbers (`§ 9.2`) and standards (`ISO 2768-m`).
+Search ranks pages (`ingest.Page`: the text of one page, or of one passage for formats without
+pages) with BM25, and a page's document with BM25 over its pages (see `docanalyst.services.ranking`).
+Both need, for each query term, which pages in the user's scope contain it and how often. This
+module asks the database exactly that; the arithmetic is done by the caller. Statistics are taken
+over the scope (the documents the user may search, after filters), never over the whole table:
+a user's ranking does not depend on collections they cannot read.
 
-Query syntax is deliberately small: `"quoted phrases"` must all appear; every other word is
-optional and only ranks. A word made of several tokens (`TC-4410-B`, `9.2`) is matched as a
-phrase of its tokens, never as loose tokens. User text never reaches the engine's own query
-syntax: every term is rebuilt from word characters and quoted.
+SQLite: an FTS5 index over `ingest_page` (tokenizer `unicode61`, diacritics removed, no
+stemming) and its `fts5vocab` instance table, which lists each term's occurrences per page
+(migration `ingest.0006`). PostgreSQL: a stored `tsvector` column (`simple` configuration: lower
+case, no stemming) with a GIN index; a term's count on a page is the number of its positions.
+
+Query syntax is deliberately small: `"quoted phrases"` must all appear; every other word ranks.
+A word made of several tokens (`TC-4410-B`, `9.2`) is matched as a phrase of its tokens, never as
+loose tokens. User text never reaches the engine's own query syntax: every term is rebuilt from
+word characters and quoted.
 """
 
 from __future__ import annotations
 
-import math
 import re
+import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,14 +42,22 @@ _PHRASE = re.compile(r'"([^"]*)"')
 # "Apple's" is a word about Apple: without this it would be the phrase "apple s", which the
 # plain "Apple" elsewhere in a document never matches.
 _POSSESSIVE = re.compile(r"(\w)['’]s\b", re.IGNORECASE)
-_TOKEN = re.compile(r"\w+", re.UNICODE)
+# Letters and digits, as FTS5's unicode61 tokenizer splits them (underscore is a separator there).
+_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 MAX_TERMS = 32
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-cased word tokens without diacritics: what the full-text index stores for `text`."""
+    folded = unicodedata.normalize("NFKD", text.lower())
+    plain = "".join(c for c in folded if not unicodedata.combining(c))
+    return _TOKEN.findall(plain)
 
 
 @dataclass(frozen=True)
 class LexicalTerm:
-    original: str  # as the user wrote it (PostgreSQL parses it with the document's own parser)
-    tokens: tuple[str, ...]  # its word tokens, lower-cased (SQLite phrase)
+    original: str  # as the user wrote it
+    tokens: tuple[str, ...]  # its word tokens (one, or a phrase of several)
 
 
 @dataclass(frozen=True)
@@ -52,10 +69,21 @@ class LexicalQuery:
     def is_empty(self) -> bool:
         return not self.required and not self.optional
 
+    @property
+    def terms(self) -> list[LexicalTerm]:
+        """Every distinct term, required ones first: what ranks."""
+        seen: set[tuple[str, ...]] = set()
+        unique = []
+        for term in [*self.required, *self.optional]:
+            if term.tokens not in seen:
+                seen.add(term.tokens)
+                unique.append(term)
+        return unique
+
 
 def _term(text: str) -> LexicalTerm | None:
-    tokens = tuple(token.lower() for token in _TOKEN.findall(text))
-    return LexicalTerm(original=text.strip(), tokens=tokens) if tokens else None
+    found = tuple(tokens(text))
+    return LexicalTerm(original=text.strip(), tokens=found) if found else None
 
 
 def parse_query(text: str) -> LexicalQuery:
@@ -72,168 +100,142 @@ def parse_query(text: str) -> LexicalQuery:
     return LexicalQuery(required=required[:MAX_TERMS], optional=unique[:MAX_TERMS])
 
 
+@dataclass(frozen=True)
+class PageCounts:
+    """How often one term occurs on each page of the scope that contains it."""
+
+    term: LexicalTerm
+    counts: dict[int, int]  # page id -> occurrences (a phrase: its rarest token's count)
+    documents: dict[int, int]  # document id -> how many of its pages contain the term
+
+
+@dataclass(frozen=True)
+class ScopeStatistics:
+    """The pages a search may rank: how many, how long, and per document."""
+
+    pages: int
+    words: int
+    pages_per_document: dict[int, int]
+    words_of_page: dict[int, int] = field(default_factory=dict)  # filled for the pages that contain a term
+
+
+SqlQuery = tuple[str, tuple[Any, ...]]
+
+
 def _fts5_phrase(term: LexicalTerm) -> str:
     return '"' + " ".join(term.tokens) + '"'  # tokens are word characters only: nothing to escape
 
 
-def fts5_match(query: LexicalQuery) -> str:
-    """The FTS5 MATCH expression. Required phrases are ANDed; the optional terms are ORed in
-    beside them so that `bm25()` ranks by them too without requiring them."""
-    anything = " OR ".join(_fts5_phrase(t) for t in [*query.required, *query.optional])
-    if not query.required:
-        return anything
-    return " AND ".join([*(_fts5_phrase(t) for t in query.required), f"({anything})"])
-
-
-def exact_terms(query: LexicalQuery) -> list[LexicalTerm]:
-    """The terms a user means literally: quoted phrases, and words of several tokens with a digit
-    in them — part numbers, section numbers, standards (TC-4410-B, 9.2, 2768-m) — but not
-    hyphenated words (year-over-year, non-GAAP)."""
-    coded = [t for t in query.optional if len(t.tokens) > 1 and any(c.isdigit() for c in t.original)]
-    return [*query.required, *coded]
-
-
-def count_matches(term: LexicalTerm, cap: int, document_sql: tuple[str, tuple[Any, ...]]) -> int:
-    """How many chunks of the documents in `document_sql` contain the term (counting stops at
-    `cap`): how selective it is *for this user*. Counted within the caller's scope, so whether a
-    term is rare never depends on documents the user may not read."""
+def scope_statistics(document_sql: SqlQuery) -> ScopeStatistics:
+    """Pages and words of the documents `document_sql` selects (the caller's permission and filter
+    query, a `SELECT id ...` with its parameters)."""
     documents, params = document_sql
     with connection.cursor() as cursor:
-        # Interpolated: only our own SQL (the scope subquery compiled by the ORM); user text is a parameter.
-        if connection.vendor == "sqlite":
-            cursor.execute(
-                f"""SELECT count(*) FROM (
-                    SELECT 1 FROM ingest_chunk_fts JOIN ingest_chunk ON ingest_chunk.id = ingest_chunk_fts.rowid
-                    WHERE ingest_chunk_fts MATCH %s AND ingest_chunk.document_id IN ({documents}) LIMIT %s)""",  # noqa: S608
-                [_fts5_phrase(term), *params, cap],
-            )
-        else:
-            cursor.execute(
-                f"""SELECT count(*) FROM (SELECT 1 FROM ingest_chunk WHERE to_tsvector('english'::regconfig,
-                    ingest_chunk.context || ' ' || ingest_chunk.text) @@ phraseto_tsquery('english'::regconfig, %s)
-                    AND ingest_chunk.document_id IN ({documents}) LIMIT %s) AS found""",  # noqa: S608
-                [term.original, *params, cap],
-            )
-        return int(cursor.fetchone()[0])
+        # Interpolated: only our own SQL (the scope subquery compiled by the ORM); no user text.
+        cursor.execute(
+            f"""SELECT document_id, count(*), sum(words) FROM ingest_page
+                WHERE document_id IN ({documents}) GROUP BY document_id""",  # noqa: S608
+            list(params),
+        )
+        rows = cursor.fetchall()
+    return ScopeStatistics(
+        pages=sum(int(r[1]) for r in rows),
+        words=sum(int(r[2] or 0) for r in rows),
+        pages_per_document={int(r[0]): int(r[1]) for r in rows},
+    )
 
 
-def search_chunks(text: str, document_sql: tuple[str, tuple[Any, ...]], limit: int) -> list[tuple[int, float]]:
-    """`(chunk id, score)` best first (higher is better) among the chunks of the documents that
-    `document_sql` (a `SELECT id ...` with its parameters) selects: the caller's permission and
-    filter query, applied inside this query so that `limit` results are `limit` permitted ones."""
-    query = parse_query(text)
-    if query.is_empty or limit <= 0:
+def page_counts(query: LexicalQuery, document_sql: SqlQuery) -> tuple[list[PageCounts], dict[int, int]]:
+    """For each term of the query, its occurrences on every page in scope that contains it; and the
+    length in words of each of those pages."""
+    vendor = connection.vendor
+    if vendor not in ("sqlite", "postgresql"):
+        raise NotImplementedError(f"No full-text search for the {vendor} database")
+    found: list[PageCounts] = []
+    words: dict[int, int] = {}
+    with connection.cursor() as cursor:
+        for term in query.terms:
+            rows = (
+                _term_rows_sqlite(cursor, term, document_sql)
+                if vendor == "sqlite"
+                else _term_rows_postgresql(cursor, term, document_sql)
+            )
+            counts: dict[int, int] = {}
+            documents: dict[int, int] = {}
+            for page_id, document_id, page_words, count in rows:
+                counts[int(page_id)] = int(count)
+                documents[int(document_id)] = documents.get(int(document_id), 0) + 1
+                words[int(page_id)] = int(page_words)
+            found.append(PageCounts(term=term, counts=counts, documents=documents))
+    return found, words
+
+
+def _term_rows_sqlite(cursor: Any, term: LexicalTerm, document_sql: SqlQuery) -> list[tuple[int, int, int, int]]:
+    documents, params = document_sql
+    # Interpolated: only our own SQL (the scope subquery compiled by the ORM); user text is a parameter.
+    one_token = f"""
+        SELECT v.doc, p.document_id, p.words, count(*) FROM ingest_page_terms AS v
+        JOIN ingest_page AS p ON p.id = v.doc
+        WHERE v.term = %s AND p.document_id IN ({documents}) GROUP BY v.doc
+    """  # noqa: S608
+    if len(term.tokens) == 1:
+        cursor.execute(one_token, [term.tokens[0], *params])
+        return [tuple(row) for row in cursor.fetchall()]
+    # A phrase: the pages that contain it, counted by its rarest token there.
+    cursor.execute(
+        f"""SELECT ingest_page_fts.rowid FROM ingest_page_fts JOIN ingest_page ON ingest_page.id = ingest_page_fts.rowid
+            WHERE ingest_page_fts MATCH %s AND ingest_page.document_id IN ({documents})""",  # noqa: S608
+        [_fts5_phrase(term), *params],
+    )
+    having = {int(row[0]) for row in cursor.fetchall()}
+    if not having:
         return []
-    if connection.vendor == "sqlite":
-        return _search_sqlite(query, document_sql, limit)
-    if connection.vendor == "postgresql":
-        return _search_postgresql(query, document_sql, limit)
-    raise NotImplementedError(f"No full-text search for the {connection.vendor} database")
+    best: dict[int, tuple[int, int, int, int]] = {}
+    for token in dict.fromkeys(term.tokens):
+        cursor.execute(one_token, [token, *params])
+        for page_id, document_id, page_words, count in cursor.fetchall():
+            if page_id in having and (page_id not in best or count < best[page_id][3]):
+                best[page_id] = (page_id, document_id, page_words, count)
+    return list(best.values())
 
 
-def search_front_matter(text: str, document_sql: tuple[str, tuple[Any, ...]]) -> dict[int, float]:
-    """`{document id: score}` for the documents in `document_sql` whose title or front matter (the
-    opening text: a filing's cover, a contract's parties, a drawing's title block) contains terms
-    of the query. A document names what it is about there and rarely again in its tables.
-
-    Scoring is BM25 reduced to what front matter needs: each term counts once, weighted by its
-    inverse document frequency *among the documents searched* — so the words that every cover
-    carries ("quarterly report", "indicate by check mark") count for almost nothing, and a name
-    on four covers out of twenty counts a lot."""
-    query = parse_query(text)
-    terms = {t.tokens: t for t in [*query.required, *query.optional]}
-    if not terms:
-        return {}
+def _term_rows_postgresql(cursor: Any, term: LexicalTerm, document_sql: SqlQuery) -> list[tuple[int, int, int, int]]:
     documents, params = document_sql
-    scores: dict[int, float] = {}
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*) FROM ingest_document WHERE id IN ({documents})", list(params))  # noqa: S608
-        total = int(cursor.fetchone()[0])
-        if total == 0:
-            return {}
-        for term in terms.values():
-            matched = _front_matter_matches(cursor, term, document_sql)
-            weight = math.log(1 + (total - len(matched) + 0.5) / (len(matched) + 0.5))
-            for document_id in matched:
-                scores[document_id] = scores.get(document_id, 0.0) + weight
-    return scores
+    # Interpolated: only our own SQL (the scope subquery compiled by the ORM); user text is a parameter.
+    cursor.execute(
+        f"""SELECT p.id, p.document_id, p.words,
+                   (SELECT coalesce(min(cardinality(u.positions)), 0) FROM unnest(p.search_vector) AS u
+                    WHERE u.lexeme = ANY(%s))
+            FROM ingest_page AS p
+            WHERE p.search_vector @@ phraseto_tsquery('simple'::regconfig, %s)
+              AND p.document_id IN ({documents})""",  # noqa: S608
+        [list(term.tokens), " ".join(term.tokens), *params],
+    )
+    return [tuple(row) for row in cursor.fetchall() if row[3] > 0]
 
 
-def documents_containing(terms: list[LexicalTerm], document_sql: tuple[str, tuple[Any, ...]]) -> set[int]:
-    """The documents in `document_sql` with a passage that contains any of `terms` (as phrases)."""
+def pages_containing_all(terms: Sequence[LexicalTerm], document_sql: SqlQuery) -> set[int]:
+    """The pages in scope that contain every one of `terms` (as phrases): where a quoted phrase
+    must appear."""
     if not terms:
         return set()
     documents, params = document_sql
     with connection.cursor() as cursor:
         # Interpolated: only our own SQL (the scope subquery compiled by the ORM); user text is a parameter.
         if connection.vendor == "sqlite":
-            sql = f"""SELECT DISTINCT ingest_chunk.document_id
-                      FROM ingest_chunk_fts JOIN ingest_chunk ON ingest_chunk.id = ingest_chunk_fts.rowid
-                      WHERE ingest_chunk_fts MATCH %s AND ingest_chunk.document_id IN ({documents})"""  # noqa: S608
-            cursor.execute(sql, [" OR ".join(_fts5_phrase(t) for t in terms), *params])
+            cursor.execute(
+                f"""SELECT ingest_page_fts.rowid FROM ingest_page_fts
+                    JOIN ingest_page ON ingest_page.id = ingest_page_fts.rowid
+                    WHERE ingest_page_fts MATCH %s AND ingest_page.document_id IN ({documents})""",  # noqa: S608
+                [" AND ".join(_fts5_phrase(t) for t in terms), *params],
+            )
         elif connection.vendor == "postgresql":
-            any_term = " || ".join(["phraseto_tsquery('english'::regconfig, %s)"] * len(terms))
-            sql = f"""SELECT DISTINCT document_id FROM ingest_chunk
-                      WHERE to_tsvector('english'::regconfig, context || ' ' || text) @@ ({any_term})
-                      AND document_id IN ({documents})"""  # noqa: S608
-            cursor.execute(sql, [*(t.original for t in terms), *params])
+            every = " && ".join(["phraseto_tsquery('simple'::regconfig, %s)"] * len(terms))
+            cursor.execute(
+                f"""SELECT id FROM ingest_page WHERE search_vector @@ ({every})
+                    AND document_id IN ({documents})""",  # noqa: S608
+                [*(" ".join(t.tokens) for t in terms), *params],
+            )
         else:
             raise NotImplementedError(f"No full-text search for the {connection.vendor} database")
         return {int(row[0]) for row in cursor.fetchall()}
-
-
-def _front_matter_matches(cursor: Any, term: LexicalTerm, document_sql: tuple[str, tuple[Any, ...]]) -> list[int]:
-    documents, params = document_sql
-    # Interpolated: only our own SQL (the scope subquery compiled by the ORM); user text is a parameter.
-    if connection.vendor == "sqlite":
-        # Joined, not `rowid IN (...)`: FTS5 would take that as one index seek per document in scope.
-        sql = f"""SELECT ingest_document.id FROM ingest_document_fts
-                  JOIN ingest_document ON ingest_document.id = ingest_document_fts.rowid
-                  WHERE ingest_document_fts MATCH %s AND ingest_document.id IN ({documents})"""  # noqa: S608
-        cursor.execute(sql, [_fts5_phrase(term), *params])
-    elif connection.vendor == "postgresql":
-        sql = f"""SELECT id FROM ingest_document
-                  WHERE to_tsvector('english'::regconfig, title || ' ' || front_matter)
-                        @@ phraseto_tsquery('english'::regconfig, %s)
-                  AND id IN ({documents})"""  # noqa: S608
-        cursor.execute(sql, [term.original, *params])
-    else:
-        raise NotImplementedError(f"No full-text search for the {connection.vendor} database")
-    return [int(row[0]) for row in cursor.fetchall()]
-
-
-def _search_sqlite(
-    query: LexicalQuery, document_sql: tuple[str, tuple[Any, ...]], limit: int
-) -> list[tuple[int, float]]:
-    documents, params = document_sql
-    # Interpolated: only our own SQL (the scope subquery compiled by the ORM); user text is a parameter.
-    sql = f"""
-        SELECT ingest_chunk_fts.rowid, bm25(ingest_chunk_fts) AS rank
-        FROM ingest_chunk_fts JOIN ingest_chunk ON ingest_chunk.id = ingest_chunk_fts.rowid
-        WHERE ingest_chunk_fts MATCH %s AND ingest_chunk.document_id IN ({documents})
-        ORDER BY rank LIMIT %s
-    """  # noqa: S608
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [fts5_match(query), *params, limit])
-        return [(int(chunk_id), -float(rank)) for chunk_id, rank in cursor.fetchall()]
-
-
-def _search_postgresql(
-    query: LexicalQuery, document_sql: tuple[str, tuple[Any, ...]], limit: int
-) -> list[tuple[int, float]]:
-    documents, params = document_sql
-    one = "phraseto_tsquery('english'::regconfig, %s)"
-    every = [*query.required, *query.optional]
-    rank_query = " || ".join([one] * len(every))
-    match_query = " && ".join([one] * len(query.required)) if query.required else rank_query
-    match_params = [t.original for t in query.required] if query.required else [t.original for t in every]
-    vector = "to_tsvector('english'::regconfig, ingest_chunk.context || ' ' || ingest_chunk.text)"
-    sql = f"""
-        SELECT ingest_chunk.id, ts_rank_cd({vector}, ({rank_query}), 1) AS rank
-        FROM ingest_chunk
-        WHERE {vector} @@ ({match_query}) AND ingest_chunk.document_id IN ({documents})
-        ORDER BY rank DESC, ingest_chunk.id LIMIT %s
-    """  # noqa: S608
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*(t.original for t in every), *match_params, *params, limit])
-        return [(int(chunk_id), float(rank)) for chunk_id, rank in cursor.fetchall()]

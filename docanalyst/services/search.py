@@ -1,26 +1,30 @@
-"""Passage search: hybrid retrieval (vectors + BM25), fused, optionally reranked, diversified.
+"""Passage search: the pages of the documents a user may read, ranked by fused evidence, each
+shown by its best passage.
 
 Contract, in order:
 1. Scope. The documents a hit may come from are one database query: collections the user may
    read (`collection_ids_readable_by`, the single permission chokepoint), status `ready`, the
    latest version unless old versions are asked for, and the user's filters (documents, file
-   types, folder, upload dates). Both legs run *inside* that scope, so top-k is still k:
-   the lexical leg joins it in SQL; the vector leg queries only the permitted collections'
-   Chroma collections, narrowed by a document-id filter when the filters narrow documents.
-2. Candidates. The dense leg (Chroma, cosine) and the lexical leg (database full-text, BM25)
-   each bring `max(SEARCH_CANDIDATES, 4k)` candidates. The lexical leg also scores each
-   document's title and front matter (its opening text: cover, title block, letterhead) against
-   the query: a document-level prior (`SEARCH_FRONT_MATTER_WEIGHT`); for a query meant literally,
-   only among the documents that contain the literal terms.
-3. Re-check. Every candidate is resolved to its chunk row through the scope query again, so a
-   vector left behind by a deleted document or a superseded version never surfaces.
-4. Fusion by reciprocal rank (k=60) plus the front-matter prior, then the cross-encoder when
-   `RERANKER_MODEL` is set.
-5. Diversity: at most `SEARCH_MAX_PER_DOCUMENT` passages per document while other documents
-   have candidates, so one long document does not fill every slot.
-
-`method` runs one leg alone (`dense`, `lexical`) through the same steps; the evaluation harness
-compares them.
+   types, folder, upload dates). Every kind of evidence is taken inside that scope, so top-k is
+   still k and no statistic depends on documents the user may not read.
+2. Evidence (`docanalyst.services.evidence`, arithmetic in `docanalyst.services.ranking`):
+   - dense: Chroma's `depth` nearest chunks in the permitted collections; a page's similarity is
+     that of its best chunk;
+   - lexical: BM25 of every page in scope that holds a query term (statistics over the scope),
+     and BM25 of each document counting its pages — the evidence that ties a page to the
+     document a question is about (a company on a filing's cover, a contract's parties).
+   `"quoted phrases"` must appear: pages without them are not candidates.
+3. Candidates: the pages of the dense leg's chunks and the lexical leg's `depth` best pages; a
+   page the dense leg did not reach gets its exact similarity from its chunks' stored vectors.
+4. Fusion: the z-scores of page similarity, page BM25 and document BM25 over the candidates,
+   added with equal weights (`ranking.fuse`). `method="dense"` ranks by similarity alone,
+   `method="lexical"` by the two lexical scores; the evaluation harness compares them.
+5. Re-check: every page resolves to its chunks through the scope query again, so a vector left
+   behind by a deleted document or a superseded version never surfaces.
+6. Diversity: at most `SEARCH_MAX_PER_DOCUMENT` pages per document while other documents have
+   candidates, so one long document does not fill every slot.
+7. Passage: each page is shown by its chunk with the most support (similarity plus the share of
+   the question it holds); a cross-encoder, when `RERANKER_MODEL` is set, reorders the head.
 """
 
 from __future__ import annotations
@@ -29,9 +33,7 @@ import datetime
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
 
-import numpy as np
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet
 from django.db.models import Q, QuerySet
@@ -40,11 +42,11 @@ from docanalyst.backends import lexical
 from docanalyst.backends.embedder import get_embedder
 from docanalyst.backends.reranker import get_reranker
 from docanalyst.backends.vectorstore import get_vector_store
+from docanalyst.services import evidence, ranking
 from ingest.models import Chunk, Document
 from ingest.selectors import User, collection_ids_readable_by
 
 MAX_K = 50
-RRF_K = 60
 
 # File-type filter values and the MIME types they stand for (as the parser records them).
 FILE_TYPES: dict[str, tuple[str, ...]] = {
@@ -109,10 +111,14 @@ class SearchFilters:
 
 @dataclass(frozen=True)
 class SearchHit:
+    """The best passage of one page (pages are what search ranks)."""
+
     chunk: Chunk
-    score: float  # the method's ranking score: cosine for dense; reciprocal rank plus front-matter prior otherwise
-    similarity: float | None = None  # cosine similarity to the query; what answers test support with
-    legs: tuple[str, ...] = field(default=())  # why it is here: "dense", "lexical", "front matter"
+    score: float  # the method's ranking score: cosine for dense; the fused z-scores otherwise
+    similarity: float | None = None  # the passage's cosine similarity to the query
+    legs: tuple[str, ...] = field(default=())  # why its page is here: "dense", "lexical"
+    coverage: float | None = None  # the share of the question's terms (IDF-weighted) on its page
+    support: float | None = None  # its page's best similarity plus that share: what answers rest on
 
     @property
     def document(self) -> Document:
@@ -171,100 +177,30 @@ def _dense_candidates(
     return {key: hit.score for hit in hits if (key := _parse_vector_id(hit.id)) is not None}
 
 
-def _resolve(
-    scope: QuerySet[Document], dense: dict[tuple[int, int], float], lexical_ids: Sequence[int]
-) -> dict[int, Chunk]:
-    """Chunk rows for the candidates, re-checked against the scope. Two indexed lookups (by primary
-    key; by document and ordinal), never ORs across columns, which SQLite answers with a scan."""
-    found: dict[int, Chunk] = {}
-    related = ("document", "document__collection")
-    if lexical_ids:
-        for chunk in Chunk.objects.filter(pk__in=list(lexical_ids), document__in=scope).select_related(*related):
-            found[chunk.pk] = chunk
-    if dense:
-        # Both INs walk the (document, ordinal) index; the few extra pairs are dropped here.
-        documents = {document_id for document_id, _ in dense}
-        ordinals = {ordinal for _, ordinal in dense}
-        pairs = Chunk.objects.filter(document_id__in=documents, ordinal__in=ordinals, document__in=scope)
-        wanted = [
-            pk
-            for pk, document_id, ordinal in pairs.values_list("pk", "document_id", "ordinal")
-            if (document_id, ordinal) in dense
-        ]
-        for chunk in Chunk.objects.filter(pk__in=wanted).select_related(*related):
-            found[chunk.pk] = chunk
-    return found
+def _scope_sql(scope: QuerySet[Document]) -> lexical.SqlQuery | None:
+    try:
+        return scope.order_by().values("pk").query.sql_with_params()
+    except EmptyResultSet:  # nothing can be in scope (no collection the user may read was asked for)
+        return None
 
 
-def literal_terms(query: str, scope_sql: tuple[str, tuple[Any, ...]]) -> list[lexical.LexicalTerm]:
-    """The terms of the query meant literally: quoted phrases, and part or section numbers that some
-    but few passages in scope contain (at most `SEARCH_EXACT_MAX_MATCHES`)."""
-    parsed = lexical.parse_query(query)
-    cap = settings.SEARCH_EXACT_MAX_MATCHES
-    return [
-        t
-        for t in lexical.exact_terms(parsed)
-        if t in parsed.required or 1 <= lexical.count_matches(t, cap + 1, scope_sql) <= cap
-    ]
-
-
-def lexical_weight_for(literal: Sequence[lexical.LexicalTerm]) -> float:
-    """How much the lexical leg counts in the fusion. A query with `literal` terms is meant
-    literally: there the lexical leg is the better judge and counts fully. For a question in plain
-    words the vector leg is (measured with bench/eval_retrieval), and the lexical leg only nudges
-    (`SEARCH_LEXICAL_WEIGHT`)."""
-    return 1.0 if literal else settings.SEARCH_LEXICAL_WEIGHT
-
-
-def front_matter_prior(front: dict[int, float], chunks: dict[int, Chunk], weight: float) -> dict[int, float]:
-    """Each passage's bonus from its document's front matter (`lexical.search_front_matter`), in
-    reciprocal-rank units: `weight` times a first rank's score for the passages of the
-    best-matching document, other documents' in proportion to their match. The same for every
-    passage of a document, so it orders documents, never the passages within one."""
-    best = max(front.values(), default=0.0)
-    if best <= 0 or weight <= 0:
-        return {}
-    return {
-        chunk_id: weight * front[chunk.document_id] / best / (RRF_K + 1)
-        for chunk_id, chunk in chunks.items()
-        if front.get(chunk.document_id, 0.0) > 0
-    }
-
-
-def _rank(
-    method: Method,
-    lexical_weight: float,
-    chunks: dict[int, Chunk],
-    dense: dict[tuple[int, int], float],
-    lexical_ranked: list[tuple[int, float]],
-    prior: dict[int, float] | None = None,
-) -> list[SearchHit]:
-    """Reciprocal-rank fusion of the legs, plus each passage's front-matter prior (`prior`, by chunk
-    id); the dense method ranks by cosine similarity alone."""
-    by_key = {(c.document_id, c.ordinal): c for c in chunks.values()}
-    dense_order = [by_key[key] for key, _ in sorted(dense.items(), key=lambda kv: -kv[1]) if key in by_key]
-    lexical_order = [chunks[chunk_id] for chunk_id, _ in lexical_ranked if chunk_id in chunks]
-    fused: dict[int, float] = {}
-    legs: dict[int, list[str]] = {}
-    weights = {"dense": 1.0, "lexical": lexical_weight}
-    for leg, order in (("dense", dense_order), ("lexical", lexical_order)):
-        for rank, chunk in enumerate(order, start=1):
-            fused[chunk.pk] = fused.get(chunk.pk, 0.0) + weights[leg] / (RRF_K + rank)
-            legs.setdefault(chunk.pk, []).append(leg)
-    prior = prior or {}
-    for chunk_id in fused.keys() & prior.keys():
-        legs[chunk_id].append("front matter")  # its document's title or cover matched: shown as a reason
-    hits = []
-    for chunk_id, fused_score in fused.items():
-        chunk = chunks[chunk_id]
-        similarity = dense.get((chunk.document_id, chunk.ordinal))
-        if method is Method.DENSE:
-            score = similarity if similarity is not None else 0.0
-        else:
-            score = fused_score + prior.get(chunk_id, 0.0)
-        hits.append(SearchHit(chunk=chunk, score=score, similarity=similarity, legs=tuple(legs[chunk_id])))
-    hits.sort(key=lambda hit: (-hit.score, hit.chunk.document_id, hit.chunk.ordinal))
-    return hits
+def diversify(pages: Sequence[evidence.PageRef], k: int, per_document: int) -> list[evidence.PageRef]:
+    """The first k pages with at most `per_document` from any one document; when that leaves
+    slots empty (few documents match), the best remaining pages fill them, in order."""
+    picked: list[evidence.PageRef] = []
+    per: dict[int, int] = {}
+    for page in pages:
+        if len(picked) == k:
+            break
+        if per.get(page.document_id, 0) < per_document:
+            per[page.document_id] = per.get(page.document_id, 0) + 1
+            picked.append(page)
+    if len(picked) < k:
+        chosen = {page.id for page in picked}
+        rest = [page for page in pages if page.id not in chosen]
+        order = {page.id: i for i, page in enumerate(pages)}
+        picked = sorted(picked + rest[: k - len(picked)], key=lambda page: order[page.id])
+    return picked
 
 
 def _rerank(query: str, hits: list[SearchHit]) -> list[SearchHit]:
@@ -277,58 +213,62 @@ def _rerank(query: str, hits: list[SearchHit]) -> list[SearchHit]:
     return [replace(head[i], score=scores[i]) for i in order] + tail
 
 
-def by_document_evidence(hits: Sequence[SearchHit], depth: int) -> list[SearchHit]:
-    """Documents ordered by the evidence of their best `depth` passages together (the sum of their
-    scores), passages within a document by their own score: a document that answers the question
-    in several places outranks one with a single lucky passage."""
-    evidence: dict[int, list[float]] = {}
-    for hit in hits:
-        scores = evidence.setdefault(hit.chunk.document_id, [])
-        if len(scores) < depth:
-            scores.append(hit.score)
-    total = {document_id: sum(scores) for document_id, scores in evidence.items()}
-    return sorted(hits, key=lambda hit: (-total[hit.chunk.document_id], -hit.score))
+@dataclass
+class _Candidates:
+    """The candidate pages of one search and what is known of each."""
+
+    pages: dict[int, evidence.PageRef] = field(default_factory=dict)
+    similarity: dict[int, float] = field(default_factory=dict)  # page id -> its best chunk's cosine
+    chunk_similarity: dict[tuple[int, int], float] = field(default_factory=dict)
+    legs: dict[int, list[str]] = field(default_factory=dict)
+
+    def add(self, ref: evidence.PageRef, leg: str) -> None:
+        self.pages.setdefault(ref.id, ref)
+        reasons = self.legs.setdefault(ref.id, [])
+        if leg not in reasons:
+            reasons.append(leg)
 
 
-def diversify(hits: Sequence[SearchHit], k: int, per_document: int) -> list[SearchHit]:
-    """The first k hits with at most `per_document` from any one document; when that leaves
-    slots empty (few documents match), the best remaining hits fill them, in order."""
-    picked: list[SearchHit] = []
-    per: dict[int, int] = {}
-    for hit in hits:
-        if len(picked) == k:
-            break
-        if per.get(hit.chunk.document_id, 0) < per_document:
-            per[hit.chunk.document_id] = per.get(hit.chunk.document_id, 0) + 1
-            picked.append(hit)
-    if len(picked) < k:
-        chosen = {id(hit) for hit in picked}
-        rest = [hit for hit in hits if id(hit) not in chosen]
-        order = {id(hit): i for i, hit in enumerate(hits)}
-        picked = sorted(picked + rest[: k - len(picked)], key=lambda hit: order[id(hit)])
-    return picked
+def _by_collection(keys: list[tuple[int, int]], refs: dict[int, evidence.PageRef]) -> dict[int, list[tuple[int, int]]]:
+    collection_of = {ref.document_id: ref.collection_id for ref in refs.values()}
+    grouped: dict[int, list[tuple[int, int]]] = {}
+    for key in keys:
+        grouped.setdefault(collection_of[key[0]], []).append(key)
+    return grouped
 
 
-def _fill_similarity(hits: list[SearchHit], query_vector: list[float]) -> list[SearchHit]:
-    """Cosine similarity for hits only the lexical leg found, from their stored vectors."""
-    missing = [hit for hit in hits if hit.similarity is None]
-    if not missing:
-        return hits
-    by_collection: dict[int, list[str]] = {}
-    for hit in missing:
-        by_collection.setdefault(hit.chunk.document.collection_id, []).append(hit.chunk.vector_id)
-    stored: dict[str, list[float]] = {}
-    store = get_vector_store()
-    for collection_id, ids in by_collection.items():
-        stored.update(store.embeddings(collection_id, ids))
-    query = np.asarray(query_vector, dtype=np.float32)
-    filled = []
-    for hit in hits:
-        vector = stored.get(hit.chunk.vector_id)
-        if hit.similarity is None and vector is not None:
-            hit = replace(hit, similarity=float(np.dot(query, np.asarray(vector, dtype=np.float32))))
-        filled.append(hit)
-    return filled
+def _fill_similarities(
+    candidates: _Candidates, refs: list[evidence.PageRef], scope: QuerySet[Document], query_vector: list[float]
+) -> None:
+    """Exact similarities for every chunk of these pages (from their stored vectors where the dense
+    leg did not bring them), and so each page's best."""
+    chunks = evidence.chunks_of_pages(refs, scope)
+    missing = [key for keys in chunks.values() for key in keys if key not in candidates.chunk_similarity]
+    if missing:
+        found = evidence.similarities(query_vector, _by_collection(missing, candidates.pages))
+        candidates.chunk_similarity.update(found)
+    for ref in refs:
+        values = [candidates.chunk_similarity[key] for key in chunks[ref.id] if key in candidates.chunk_similarity]
+        if values:
+            candidates.similarity[ref.id] = max(values)
+
+
+def _passage(
+    chunks: list[Chunk], method: Method, candidates: _Candidates, lexical_evidence: evidence.LexicalEvidence | None
+) -> tuple[Chunk, float | None]:
+    """The chunk that shows a page: the one with the most support for the question."""
+
+    def similarity(chunk: Chunk) -> float | None:
+        return candidates.chunk_similarity.get((chunk.document_id, chunk.ordinal))
+
+    def share(chunk: Chunk) -> float:
+        return lexical_evidence.text_coverage(chunk.text) if lexical_evidence is not None else 0.0
+
+    if method is Method.DENSE:
+        best = max(chunks, key=lambda c: (similarity(c) or -1.0, -c.ordinal))
+    else:
+        best = max(chunks, key=lambda c: (ranking.support(similarity(c), share(c)), -c.ordinal))
+    return best, similarity(best)
 
 
 def chunks_search(
@@ -341,8 +281,8 @@ def chunks_search(
     collection_ids: Sequence[int] | None = None,
     include_old_versions: bool = False,
 ) -> list[SearchHit]:
-    """The best passages for `query` that the user may read, within the filters.
-    (`collection_ids` and `include_old_versions` are shorthands for the same filters.)"""
+    """The best passages for `query` that the user may read, within the filters: one per page,
+    pages best first. (`collection_ids` and `include_old_versions` are shorthands for the same filters.)"""
     method = Method(method)
     query = query.strip()
     k = max(1, min(k or settings.SEARCH_DEFAULT_K, MAX_K))
@@ -354,43 +294,74 @@ def chunks_search(
     if not query:
         return []
     scope = documents_in_scope(user, filters)
+    scope_sql = _scope_sql(scope)
+    if scope_sql is None:
+        return []
     depth = max(settings.SEARCH_CANDIDATES, 4 * k)
+    parsed = lexical.parse_query(query)
+    allowed = lexical.pages_containing_all(parsed.required, scope_sql) if parsed.required else None
+    candidates = _Candidates()
 
     query_vector: list[float] | None = None
-    dense: dict[tuple[int, int], float] = {}
     if method is not Method.LEXICAL:
         query_vector = get_embedder().encode([query])[0]
         dense = _dense_candidates(scope, filters, query_vector, depth)
-    lexical_ranked: list[tuple[int, float]] = []
-    front: dict[int, float] = {}
-    literal: list[lexical.LexicalTerm] = []
+        candidates.chunk_similarity.update(dense)
+        for key, ref in evidence.pages_of_chunks(scope, dense).items():
+            if method is Method.DENSE or allowed is None or ref.id in allowed:
+                candidates.add(ref, "dense")
+                candidates.similarity[ref.id] = max(candidates.similarity.get(ref.id, -1.0), dense[key])
+    lexical_evidence: evidence.LexicalEvidence | None = None
     if method is not Method.DENSE:
-        try:
-            scope_sql = scope.order_by().values("pk").query.sql_with_params()
-        except EmptyResultSet:  # nothing can be in scope (no collection the user may read was asked for)
-            scope_sql = None
-        if scope_sql is not None:
-            literal = literal_terms(query, scope_sql)
-            lexical_ranked = lexical.search_chunks(query, scope_sql, depth)
-            if settings.SEARCH_FRONT_MATTER_WEIGHT > 0:
-                front = lexical.search_front_matter(query, scope_sql)
-                if front and literal:
-                    # Meant literally: the prior only chooses among the documents that have the term,
-                    # never lifts one that only talks about the same things above the one that has it.
-                    having = lexical.documents_containing(literal, scope_sql)
-                    front = {document_id: score for document_id, score in front.items() if document_id in having}
-    if not dense and not lexical_ranked:
+        lexical_evidence = evidence.LexicalEvidence.gather(parsed, scope_sql)
+        for ref in evidence.page_refs(scope, lexical_evidence.best_pages(depth, allowed)).values():
+            candidates.add(ref, "lexical")
+        for page_id in candidates.pages:  # a dense candidate that also holds query terms
+            if lexical_evidence.page_scores.get(page_id, 0.0) > 0 and "lexical" not in candidates.legs[page_id]:
+                candidates.legs[page_id].append("lexical")
+    if not candidates.pages:
         return []
 
-    chunks = _resolve(scope, dense, [chunk_id for chunk_id, _ in lexical_ranked])
-    weight = lexical_weight_for(literal) if method is Method.HYBRID else 1.0
-    prior = front_matter_prior(front, chunks, settings.SEARCH_FRONT_MATTER_WEIGHT)
-    hits = _rank(method, weight, chunks, dense, lexical_ranked, prior)
+    if query_vector is not None and method is Method.HYBRID:
+        unreached = [ref for ref in candidates.pages.values() if ref.id not in candidates.similarity]
+        if unreached:
+            _fill_similarities(candidates, unreached, scope, query_vector)
+    ids = list(candidates.pages)
+    if method is Method.DENSE:
+        scores = {page_id: candidates.similarity.get(page_id, -1.0) for page_id in ids}
+    else:
+        assert lexical_evidence is not None
+        document_of = {page_id: candidates.pages[page_id].document_id for page_id in ids}
+        legs = [
+            lexical_evidence.page_scores,
+            {page_id: lexical_evidence.document_scores.get(document_of[page_id], 0.0) for page_id in ids},
+        ]
+        if method is Method.HYBRID:
+            legs.insert(0, candidates.similarity)
+        scores = ranking.fuse(legs, ids)
+    ranked = sorted(candidates.pages.values(), key=lambda ref: (-scores[ref.id], ref.document_id, ref.ordinal))
+    shown = diversify(ranked, k, settings.SEARCH_MAX_PER_DOCUMENT)
+    if query_vector is not None:
+        _fill_similarities(candidates, shown, scope, query_vector)  # every passage of the shown pages
+
+    rows = evidence.chunks_of_pages(shown, scope, rows=True)
+    hits = []
+    for ref in shown:
+        if not rows[ref.id]:
+            continue  # its document left the scope meanwhile
+        chunk, similarity = _passage(rows[ref.id], method, candidates, lexical_evidence)
+        share = lexical_evidence.page_coverage(ref.id) if lexical_evidence is not None else None
+        page_similarity = candidates.similarity.get(ref.id)
+        hits.append(
+            SearchHit(
+                chunk=chunk,
+                score=scores[ref.id],
+                similarity=similarity,
+                legs=tuple(candidates.legs[ref.id]),
+                coverage=share,
+                support=ranking.support(page_similarity, share) if method is not Method.DENSE else None,
+            )
+        )
     if method is Method.HYBRID:
         hits = _rerank(query, hits)
-    if settings.SEARCH_DOCUMENT_EVIDENCE:
-        hits = by_document_evidence(hits, settings.SEARCH_DOCUMENT_EVIDENCE)
-    hits = diversify(hits, k, settings.SEARCH_MAX_PER_DOCUMENT)
-    if query_vector is not None:
-        hits = _fill_similarity(hits, query_vector)
     return hits

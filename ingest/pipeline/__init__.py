@@ -10,8 +10,8 @@
         Structure-aware chunks: a chunk never spans two pages or two sections and never
         exceeds the embedder's window (counted with the embedder's own tokenizer, special
         tokens included); an over-long element is split at sentence, then word boundaries.
-        Nothing is truncated. `front_matter(drafts)`: the opening text (first page, at most
-        512 tokens) that the document-level search prior matches against.
+        Nothing is truncated. `pages(chunks)`: the units lexical search ranks — the chunks of one
+        page together, or each chunk alone for formats without pages — stored with the chunks.
 
     embed(texts) -> vectors                         docanalyst.backends.embedder
         Batched, normalised embeddings.

@@ -12,12 +12,13 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
+from typing import Any
 
 from docanalyst.backends.embedder import TokenCounter
+from docanalyst.backends.lexical import tokens as lexical_tokens
 from ingest.pipeline.parse import ParsedElement
 
 SPECIAL_TOKENS = 2  # [CLS] and [SEP], counted by the tokenizer on every encode
-FRONT_MATTER_TOKENS = 512  # how much of a document's opening counts as its front matter
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+(?=\S)|\n+")
 
 
@@ -118,15 +119,28 @@ def chunk(elements: Iterable[ParsedElement], tokens: TokenCounter, target_tokens
     return drafts
 
 
-def front_matter(drafts: Sequence[ChunkDraft], max_tokens: int = FRONT_MATTER_TOKENS) -> str:
-    """The document's opening text: its chunks in order while they are on the first page (every
-    chunk, for formats without pages) and fit in `max_tokens` — always at least the first one. A
-    cover page, a title block or a letterhead says what the document is about."""
-    texts: list[str] = []
-    used = 0
+@dataclass
+class PageDraft:
+    """The unit lexical search ranks (`ingest.models.Page`)."""
+
+    number: int | None
+    ordinal: int  # of its first chunk
+    text: str
+    words: int
+
+
+def pages(chunks: Sequence[Any]) -> list[PageDraft]:
+    """The chunks of each page together, in reading order (anything with `text` and `page_number`,
+    given in ordinal order): a page holds the several facts one question combines, where a chunk
+    often holds one. A chunk without a page number (formats without pages) is a unit of its own."""
+    grouped: dict[Any, tuple[int, list[str]]] = {}
+    for ordinal, item in enumerate(chunks):
+        key = ("page", item.page_number) if item.page_number is not None else ("chunk", ordinal)
+        grouped.setdefault(key, (ordinal, []))[1].append(item.text)
+    drafts = [
+        PageDraft(number=key[1] if key[0] == "page" else None, ordinal=first, text="\n".join(texts), words=0)
+        for key, (first, texts) in grouped.items()
+    ]
     for draft in drafts:
-        if texts and (draft.page_number != drafts[0].page_number or used + draft.token_count > max_tokens):
-            break
-        texts.append(draft.text)
-        used += draft.token_count
-    return "\n".join(texts)
+        draft.words = len(lexical_tokens(draft.text))
+    return sorted(drafts, key=lambda d: d.ordinal)
