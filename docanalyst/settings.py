@@ -397,6 +397,8 @@ RERANKER_CANDIDATES = env_int("RERANKER_CANDIDATES", 30, minimum=1)
 # question plus the IDF-weighted share of the question's terms on it (each 0..1). Below it, the
 # documents are said not to hold an answer (bench/eval_retrieval measures both sides of it).
 ANSWER_MIN_SUPPORT = env_float("ANSWER_MIN_SUPPORT", 0.8)
+if not 0 <= ANSWER_MIN_SUPPORT <= 2:
+    raise ImproperlyConfigured("ANSWER_MIN_SUPPORT must be between 0 and 2 (similarity plus share, each 0..1).")
 ANSWER_PASSAGES = env_int("ANSWER_PASSAGES", 5, minimum=1)
 
 # --- LLM (OpenAI-compatible: vLLM in production) ------------------------------------------------

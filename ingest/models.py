@@ -166,35 +166,6 @@ class Document(models.Model):
         return self.mime_type == "application/pdf"
 
 
-class Chunk(models.Model):
-    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="chunks")
-    ordinal = models.PositiveIntegerField()
-    text = models.TextField()
-    page_number = models.PositiveIntegerField(null=True, blank=True)
-    section = models.CharField(max_length=500, blank=True)
-    # What the passage belongs to — its document's title and its section — searchable beside the
-    # text, so that a query naming a file, a drawing number or a heading finds the passages under it.
-    context = models.CharField(max_length=1000, blank=True)
-    element_types = models.JSONField(default=list)
-    token_count = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        ordering = ["document_id", "ordinal"]
-        constraints = [models.UniqueConstraint(fields=["document", "ordinal"], name="chunk_unique_ordinal")]
-
-    def __str__(self) -> str:
-        return f"{self.document_id}:{self.ordinal}"
-
-    @staticmethod
-    def context_for(title: str, section: str) -> str:
-        return f"{title} — {section}"[:1000] if section else title[:1000]
-
-    @property
-    def vector_id(self) -> str:
-        """Stable id in the vector store: re-indexing a document overwrites, never duplicates."""
-        return f"{self.document_id}:{self.ordinal}"
-
-
 class Page(models.Model):
     """What lexical search ranks: the text of one page of a document (its chunks in order), or of
     one chunk for formats without pages. Written with the chunks, in the same transaction, and
@@ -215,6 +186,37 @@ class Page(models.Model):
     def __str__(self) -> str:
         where = f"page {self.number}" if self.number is not None else f"passage {self.ordinal}"
         return f"{self.document_id} {where}"
+
+
+class Chunk(models.Model):
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="chunks")
+    ordinal = models.PositiveIntegerField()
+    text = models.TextField()
+    page_number = models.PositiveIntegerField(null=True, blank=True)
+    section = models.CharField(max_length=500, blank=True)
+    # What the passage belongs to — its document's title and its section — searchable beside the
+    # text, so that a query naming a file, a drawing number or a heading finds the passages under it.
+    context = models.CharField(max_length=1000, blank=True)
+    element_types = models.JSONField(default=list)
+    token_count = models.PositiveIntegerField(default=0)
+    # The page it is on (a format without pages: the unit of this chunk alone); search ranks pages.
+    page = models.ForeignKey(Page, null=True, blank=True, on_delete=models.CASCADE, related_name="chunks")
+
+    class Meta:
+        ordering = ["document_id", "ordinal"]
+        constraints = [models.UniqueConstraint(fields=["document", "ordinal"], name="chunk_unique_ordinal")]
+
+    def __str__(self) -> str:
+        return f"{self.document_id}:{self.ordinal}"
+
+    @staticmethod
+    def context_for(title: str, section: str) -> str:
+        return f"{title} — {section}"[:1000] if section else title[:1000]
+
+    @property
+    def vector_id(self) -> str:
+        """Stable id in the vector store: re-indexing a document overwrites, never duplicates."""
+        return f"{self.document_id}:{self.ordinal}"
 
 
 class BatchMember(models.Model):

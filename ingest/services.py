@@ -136,10 +136,11 @@ def document_set_progress(document_id: int, *, status: str, progress: int) -> No
 
 
 def document_store_chunks(document_id: int, *, drafts: Sequence[Any], parsed: Any) -> bool:
-    """Replace the document's chunks and pages in one transaction and hand it to the embedding stage."""
+    """Replace the document's pages and chunks in one transaction and hand it to the embedding stage."""
     title = Document.objects.filter(pk=document_id).values_list("title", flat=True).first() or ""
     with transaction.atomic():
         Chunk.objects.filter(document_id=document_id).delete()
+        page_of = _replace_pages(document_id, drafts)
         Chunk.objects.bulk_create(
             Chunk(
                 document_id=document_id,
@@ -150,10 +151,10 @@ def document_store_chunks(document_id: int, *, drafts: Sequence[Any], parsed: An
                 context=Chunk.context_for(title, draft.section),
                 element_types=draft.element_types,
                 token_count=draft.token_count,
+                page_id=page_of[ordinal],
             )
             for ordinal, draft in enumerate(drafts)
         )
-        _replace_pages(document_id, drafts)
         return _update(
             document_id,
             [Status.PARSING],
@@ -168,22 +169,30 @@ def document_store_chunks(document_id: int, *, drafts: Sequence[Any], parsed: An
         )
 
 
-def _replace_pages(document_id: int, chunks: Sequence[Any]) -> None:
+def _replace_pages(document_id: int, chunks: Sequence[Any]) -> dict[int, int]:
+    """The document's pages written anew from its chunks (in ordinal order); returns each chunk
+    ordinal's page id."""
     from ingest.pipeline.chunk import pages
 
     Page.objects.filter(document_id=document_id).delete()
-    Page.objects.bulk_create(
-        Page(document_id=document_id, number=p.number, ordinal=p.ordinal, text=p.text, words=p.words)
-        for p in pages(chunks)
+    drafts = pages(chunks)
+    rows = Page.objects.bulk_create(
+        Page(document_id=document_id, number=p.number, ordinal=p.ordinal, text=p.text, words=p.words) for p in drafts
     )
+    return {ordinal: row.pk for draft, row in zip(drafts, rows, strict=True) for ordinal in draft.ordinals}
 
 
 def document_pages_rebuild(document_id: int) -> int:
     """Write the document's pages again from its stored chunks (the chunk stage writes both; this
     is for chunks stored some other way). Returns how many pages it has."""
     with transaction.atomic():
-        _replace_pages(document_id, list(Chunk.objects.filter(document_id=document_id).order_by("ordinal")))
-    return Page.objects.filter(document_id=document_id).count()
+        chunks = list(Chunk.objects.filter(document_id=document_id).order_by("ordinal"))
+        Chunk.objects.filter(document_id=document_id).update(page=None)
+        page_of = _replace_pages(document_id, chunks)
+        for chunk in chunks:
+            chunk.page_id = page_of[chunk.ordinal]
+        Chunk.objects.bulk_update(chunks, ["page"], batch_size=500)
+    return len(set(page_of.values()))
 
 
 def document_mark_failed(document_id: int, reason: str) -> None:

@@ -58,9 +58,16 @@ def test_an_llm_url_without_a_model_name_is_refused() -> None:
     assert "LLM_MODEL" in completed.stderr
 
 
-def test_a_negative_search_weight_is_refused() -> None:
-    for name in ("SEARCH_LEXICAL_WEIGHT", "SEARCH_FRONT_MATTER_WEIGHT"):
-        completed = load_settings(SECRET_KEY="x", **{name: "-0.5"})
+def test_a_retrieval_setting_that_no_longer_exists_is_refused_rather_than_ignored() -> None:
+    for name in ("SEARCH_LEXICAL_WEIGHT", "SEARCH_FRONT_MATTER_WEIGHT", "SEARCH_DOCUMENT_EVIDENCE", "ANSWER_MIN_SCORE"):
+        completed = load_settings(SECRET_KEY="x", **{name: "0.5"})
 
         assert completed.returncode != 0, name
-        assert f"{name} must be zero or more" in completed.stderr
+        assert f"{name} is no longer read" in completed.stderr, name
+
+
+def test_a_support_threshold_outside_what_support_can_be_is_refused() -> None:
+    completed = load_settings(SECRET_KEY="x", ANSWER_MIN_SUPPORT="2.5")
+
+    assert completed.returncode != 0
+    assert "ANSWER_MIN_SUPPORT must be between 0 and 2" in completed.stderr

@@ -49,6 +49,8 @@ MAX_TERMS = 32
 
 def tokens(text: str) -> list[str]:
     """Lower-cased word tokens without diacritics: what the full-text index stores for `text`."""
+    if text.isascii():
+        return _TOKEN.findall(text.lower())
     folded = unicodedata.normalize("NFKD", text.lower())
     plain = "".join(c for c in folded if not unicodedata.combining(c))
     return _TOKEN.findall(plain)

@@ -114,11 +114,12 @@ class ChromaStore:
                 metadatas=[r.metadata for r in batch],
             )
 
-    def embeddings(self, collection_id: int, ids: Sequence[str]) -> dict[str, list[float]]:
-        """Stored vectors by id, whether their document is the latest version or a superseded one."""
+    def embeddings(self, collection_id: int, ids: Sequence[str], versions: bool = True) -> dict[str, list[float]]:
+        """Stored vectors by id, whether their document is the latest version or (unless `versions`
+        is off) a superseded one."""
         found: dict[str, list[float]] = {}
-        for versions in (False, True):
-            result = self._read(collection_id, versions, lambda c: c.get(ids=list(ids), include=["embeddings"]))
+        for in_versions in (False, True) if versions else (False,):
+            result = self._read(collection_id, in_versions, lambda c: c.get(ids=list(ids), include=["embeddings"]))
             found.update(zip(result["ids"], result["embeddings"], strict=True))
         return found
 

@@ -15,6 +15,7 @@ when no LLM is configured).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import re
 from collections.abc import Iterator, Sequence
@@ -30,8 +31,10 @@ from docanalyst import prompts
 from docanalyst.backends.embedder import get_embedder, get_tokenizer
 from docanalyst.backends.llm import LLMUnavailable, OpenAICompatibleLLM, get_llm
 from docanalyst.models import Answer, Conversation
-from docanalyst.services.extractive import best_sentence_per_text
+from docanalyst.services import evidence
+from docanalyst.services.extractive import best_quote
 from docanalyst.services.search import SearchFilters, SearchHit, chunks_search
+from ingest.models import Document
 from ingest.selectors import User
 
 logger = logging.getLogger(__name__)
@@ -39,6 +42,7 @@ logger = logging.getLogger(__name__)
 NO_ANSWER_TEXT = "The documents do not contain an answer to this question."
 NO_MODEL_NOTICE = "No generative model is configured, so this answer quotes the passages that best match your question:"
 _CITATION = re.compile(r"\[(\d{1,3})\]")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 HISTORY_TURNS = 3
 # Chunk token counts come from the embedder's tokenizer; an LLM tokenizer may count up to ~1.5x.
 TOKEN_SAFETY = 1.5
@@ -90,8 +94,6 @@ def fit_to_context(hits: Sequence[SearchHit], question: str, history: Sequence[p
 
 def _cited(text: str, hits: Sequence[SearchHit]) -> list[Citation]:
     numbers = sorted({int(n) for n in _CITATION.findall(text) if 1 <= int(n) <= len(hits)})
-    if not numbers:  # an answer is never shown without its sources
-        numbers = list(range(1, len(hits) + 1))
     return [_citation(n, hits[n - 1], hits[n - 1].chunk.text[:400]) for n in numbers]
 
 
@@ -272,7 +274,7 @@ def _generate(answer: Answer) -> Iterator[dict[str, Any]]:
     hits = chunks_search(
         user=answer.user, query=search_query, filters=filters_from_json(answer.filters), k=settings.ANSWER_PASSAGES
     )
-    supporting = [h for h in hits if h.similarity is not None and h.similarity >= settings.ANSWER_MIN_SCORE]
+    supporting = [h for h in hits if h.support is not None and h.support >= settings.ANSWER_MIN_SUPPORT]
     answer.retrieval_query = search_query
     answer.chunks_retrieved = [h.chunk.vector_id for h in hits]
 
@@ -307,11 +309,15 @@ def _generate(answer: Answer) -> Iterator[dict[str, Any]]:
         parts.append(delta)
         yield {"type": "delta", "text": delta}
     text = "".join(parts).strip()
-    supported = bool(text) and not text.startswith(prompts.NO_ANSWER_MARKER)
+    declined = not text or text.startswith(prompts.NO_ANSWER_MARKER)
+    withheld = "" if declined else unverified_because(text, sent)
+    supported = not declined and not withheld
     _finish(
         answer,
         status=Answer.Status.DONE,
-        text=text if supported else NO_ANSWER_TEXT,
+        text=text
+        if supported
+        else NO_ANSWER_TEXT + (f" (A drafted answer was withheld: {withheld}.)" if withheld else ""),
         supported=supported,
         citations=[asdict(c) for c in _cited(text, sent)] if supported else [],
         closest=[] if supported else _closest(hits),
@@ -319,14 +325,50 @@ def _generate(answer: Answer) -> Iterator[dict[str, Any]]:
     yield _done_event(answer)
 
 
+def unverified_because(text: str, sent: Sequence[SearchHit]) -> str:
+    """Why a model's answer cannot be shown as grounded ("" when it can): it must cite at least one
+    passage it was given, and every number it states must be in a passage it cites (numbers are
+    what a model most often gets wrong or invents)."""
+    cited = sorted({int(n) for n in _CITATION.findall(text) if 1 <= int(n) <= len(sent)})
+    if not cited:
+        return "it cites none of the passages"
+    sources = " ".join(sent[n - 1].chunk.text for n in cited)
+    source_numbers = {n.replace(",", "") for n in _NUMBER.findall(sources)}
+    stated = _NUMBER.findall(_CITATION.sub(" ", text))
+    missing = [n for n in stated if n.replace(",", "") not in source_numbers]
+    if missing:
+        return f"it states {missing[0]}, which no passage it cites contains"
+    return ""
+
+
 def _extractive(answer: Answer, question: str, supporting: list[SearchHit]) -> Iterator[dict[str, Any]]:
-    """Quote the sentence of each of the best three passages that is closest to the question."""
+    """Quote, from each of the best three supporting pages, the sentences that answer the question
+    best (up to four in a row: the answer often follows the sentence that repeats the question),
+    verbatim from one passage of that page."""
     query_vector = get_embedder().encode([question])[0]
     top = supporting[:3]
-    sentences = best_sentence_per_text(query_vector, [h.chunk.text for h in top])
-    citations = [
-        _citation(i + 1, hit, sentence) for i, (hit, (sentence, _)) in enumerate(zip(top, sentences, strict=True))
-    ]
+    scope = Document.objects.filter(pk__in={hit.document.pk for hit in top})
+    texts = evidence.passages_of_pages([hit.chunk.page_id for hit in top if hit.chunk.page_id], scope)
+    citations = []
+    for hit in top:
+        passages = texts.get(hit.chunk.page_id or -1) or [
+            evidence.PassageText(hit.chunk.pk, hit.chunk.document_id, hit.chunk.ordinal, hit.chunk.text)
+        ]
+        share = functools.partial(evidence.text_coverage, terms=hit.terms)
+        quote = best_quote(query_vector, [p.text for p in passages], share)
+        if quote is None:
+            continue
+        n = len(citations) + 1
+        citations.append(
+            Citation(
+                n=n,
+                document_id=hit.document.pk,
+                title=hit.document.title,
+                page=hit.page,
+                quote=quote.text,
+                chunk_id=passages[quote.passage].id,
+            )
+        )
     yield {"type": "delta", "text": NO_MODEL_NOTICE + "\n\n"}
     quoted = []
     for citation in citations:

@@ -65,50 +65,39 @@ class LexicalEvidence:
         """The share of the question's weight on this page."""
         return ranking.coverage([page_id in c.counts for c in self.counts], self.weights)
 
+    @property
+    def weighted_terms(self) -> tuple[tuple[tuple[str, ...], float], ...]:
+        """Each term's tokens and its weight (IDF over the scope's pages)."""
+        return tuple((c.term.tokens, w) for c, w in zip(self.counts, self.weights, strict=True))
+
     def text_coverage(self, text: str) -> float:
-        """The share of the question's weight in a passage's text (its own tokens, phrases in order)."""
-        found = lexical.tokens(text)
-        present = set(found)
-        joined = " " + " ".join(found) + " "
-        return ranking.coverage(
-            [
-                (c.term.tokens[0] in present) if len(c.term.tokens) == 1 else f" {' '.join(c.term.tokens)} " in joined
-                for c in self.counts
-            ],
-            self.weights,
-        )
+        return text_coverage(text, self.weighted_terms)
+
+
+def text_coverage(text: str, terms: Sequence[tuple[tuple[str, ...], float]]) -> float:
+    """The share of the question's weight in a text: which of `terms` (tokens, weight) it holds
+    (a phrase: its tokens in order)."""
+    found = lexical.tokens(text)
+    present = set(found)
+    joined = " " + " ".join(found) + " "
+    return ranking.coverage(
+        [(t[0] in present) if len(t) == 1 else f" {' '.join(t)} " in joined for t, _ in terms],
+        [w for _, w in terms],
+    )
 
 
 def pages_of_chunks(scope: QuerySet[Document], keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], PageRef]:
-    """The page of each `(document id, chunk ordinal)`, re-checked against the scope."""
-    keys = list(keys)
+    """The page of each chunk `(document id, ordinal)`, re-checked against the scope."""
+    keys = set(keys)
     if not keys:
         return {}
-    documents = {document_id for document_id, _ in keys}
-    ordinals = {ordinal for _, ordinal in keys}
-    chunk_rows = Chunk.objects.filter(document_id__in=documents, ordinal__in=ordinals, document__in=scope)
-    located = {
-        (document_id, ordinal): number
-        for document_id, ordinal, number in chunk_rows.values_list("document_id", "ordinal", "page_number")
-        if (document_id, ordinal) in set(keys)
-    }
-    numbered = {(d, n) for (d, _), n in located.items() if n is not None}
-    loose = {(d, o) for (d, o), n in located.items() if n is None}
-    refs = _page_refs(
-        Page.objects.filter(document_id__in={d for d, _ in numbered}, number__in={n for _, n in numbered})
-    ) + _page_refs(
-        Page.objects.filter(
-            document_id__in={d for d, _ in loose}, number__isnull=True, ordinal__in={o for _, o in loose}
-        )
-    )
-    by_number = {(r.document_id, r.number): r for r in refs if r.number is not None}
-    by_ordinal = {(r.document_id, r.ordinal): r for r in refs if r.number is None}
-    found: dict[tuple[int, int], PageRef] = {}
-    for key, number in located.items():
-        ref = by_number.get((key[0], number)) if number is not None else by_ordinal.get(key)
-        if ref is not None:
-            found[key] = ref
-    return found
+    # Both INs walk the (document, ordinal) index; the few extra pairs are dropped here.
+    chunk_rows = Chunk.objects.filter(
+        document_id__in={d for d, _ in keys}, ordinal__in={o for _, o in keys}, document__in=scope
+    ).values_list("document_id", "ordinal", "page_id")
+    page_of = {(d, o): p for d, o, p in chunk_rows if (d, o) in keys and p is not None}
+    refs = {ref.id: ref for ref in _page_refs(Page.objects.filter(pk__in=set(page_of.values())))}
+    return {key: refs[page_id] for key, page_id in page_of.items() if page_id in refs}
 
 
 def page_refs(scope: QuerySet[Document], page_ids: Iterable[int]) -> dict[int, PageRef]:
@@ -124,51 +113,45 @@ def _page_refs(pages: QuerySet[Page]) -> list[PageRef]:
     return [PageRef(*row) for row in rows]
 
 
-def chunks_of_pages(refs: Sequence[PageRef], scope: QuerySet[Document], *, rows: bool = False) -> dict[int, list]:  # type: ignore[type-arg]
-    """Each page's chunks, in order: `(document id, ordinal)` keys, or the `Chunk` rows (with their
-    document and collection) when `rows` is set; re-checked against the scope."""
-    numbered = [r for r in refs if r.number is not None]
-    loose = [r for r in refs if r.number is None]
-    page_of: dict[tuple[int, object], int] = {}
-    for r in numbered:
-        page_of[(r.document_id, ("page", r.number))] = r.id
-    for r in loose:
-        page_of[(r.document_id, ("chunk", r.ordinal))] = r.id
-    result: dict[int, list] = {r.id: [] for r in refs}  # type: ignore[type-arg]
-    queries = []
-    if numbered:
-        queries.append(
-            Chunk.objects.filter(
-                document_id__in={r.document_id for r in numbered}, page_number__in={r.number for r in numbered}
-            )
-        )
-    if loose:
-        queries.append(
-            Chunk.objects.filter(
-                document_id__in={r.document_id for r in loose},
-                page_number__isnull=True,
-                ordinal__in={r.ordinal for r in loose},
-            )
-        )
-    for chunks in queries:
-        chunks = chunks.filter(document__in=scope).order_by("document_id", "ordinal")
-        items = (
-            chunks.select_related("document", "document__collection")
-            if rows
-            else chunks.only("document_id", "ordinal", "page_number")
-        )
-        for chunk in items:
-            key = ("page", chunk.page_number) if chunk.page_number is not None else ("chunk", chunk.ordinal)
-            page_id = page_of.get((chunk.document_id, key))
-            if page_id is not None:
-                result[page_id].append(chunk if rows else (chunk.document_id, chunk.ordinal))
-    return result
+def chunk_keys_of_pages(page_ids: Iterable[int], scope: QuerySet[Document]) -> dict[int, list[tuple[int, int]]]:
+    """Each page's chunks as `(document id, ordinal)`, in order, re-checked against the scope."""
+    found: dict[int, list[tuple[int, int]]] = {page_id: [] for page_id in page_ids}
+    rows = Chunk.objects.filter(page_id__in=list(found), document__in=scope).order_by("document_id", "ordinal")
+    for page_id, document_id, ordinal in rows.values_list("page_id", "document_id", "ordinal"):
+        found[page_id].append((document_id, ordinal))
+    return found
+
+
+@dataclass(frozen=True)
+class PassageText:
+    id: int
+    document_id: int
+    ordinal: int
+    text: str
+
+
+def passages_of_pages(page_ids: Iterable[int], scope: QuerySet[Document]) -> dict[int, list[PassageText]]:
+    """Each page's chunks (id, document, ordinal, text), in order, re-checked against the scope."""
+    found: dict[int, list[PassageText]] = {page_id: [] for page_id in page_ids}
+    rows = Chunk.objects.filter(page_id__in=list(found), document__in=scope).order_by("document_id", "ordinal")
+    for chunk_id, page_id, document_id, ordinal, text in rows.values_list(
+        "pk", "page_id", "document_id", "ordinal", "text"
+    ):
+        found[page_id].append(PassageText(chunk_id, document_id, ordinal, text))
+    return found
+
+
+def chunk_rows(chunk_ids: Iterable[int], scope: QuerySet[Document]) -> dict[int, Chunk]:
+    """Chunk rows with their document and collection, re-checked against the scope."""
+    rows = Chunk.objects.filter(pk__in=list(chunk_ids), document__in=scope)
+    return {chunk.pk: chunk for chunk in rows.select_related("document", "document__collection")}
 
 
 def similarities(
-    query_vector: Sequence[float], keys_by_collection: Mapping[int, Iterable[tuple[int, int]]]
+    query_vector: Sequence[float], keys_by_collection: Mapping[int, Iterable[tuple[int, int]]], versions: bool
 ) -> dict[tuple[int, int], float]:
-    """Cosine similarity of the query to the stored vector of each chunk `(document id, ordinal)`."""
+    """Cosine similarity of the query to the stored vector of each chunk `(document id, ordinal)`
+    (also among superseded versions' vectors when `versions` is set)."""
     store = get_vector_store()
     query = np.asarray(query_vector, dtype=np.float32)
     found: dict[tuple[int, int], float] = {}
@@ -176,6 +159,6 @@ def similarities(
         wanted = {f"{d}:{o}": (d, o) for d, o in keys}
         if not wanted:
             continue
-        for vector_id, vector in store.embeddings(collection_id, list(wanted)).items():
+        for vector_id, vector in store.embeddings(collection_id, list(wanted), versions=versions).items():
             found[wanted[vector_id]] = float(np.dot(query, np.asarray(vector, dtype=np.float32)))
     return found

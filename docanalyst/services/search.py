@@ -119,6 +119,7 @@ class SearchHit:
     legs: tuple[str, ...] = field(default=())  # why its page is here: "dense", "lexical"
     coverage: float | None = None  # the share of the question's terms (IDF-weighted) on its page
     support: float | None = None  # its page's best similarity plus that share: what answers rest on
+    terms: tuple[tuple[tuple[str, ...], float], ...] = ()  # the question's terms and their weights
 
     @property
     def document(self) -> Document:
@@ -238,37 +239,34 @@ def _by_collection(keys: list[tuple[int, int]], refs: dict[int, evidence.PageRef
 
 
 def _fill_similarities(
-    candidates: _Candidates, refs: list[evidence.PageRef], scope: QuerySet[Document], query_vector: list[float]
+    candidates: _Candidates, keys: list[tuple[int, int]], query_vector: list[float], versions: bool
 ) -> None:
-    """Exact similarities for every chunk of these pages (from their stored vectors where the dense
-    leg did not bring them), and so each page's best."""
-    chunks = evidence.chunks_of_pages(refs, scope)
-    missing = [key for keys in chunks.values() for key in keys if key not in candidates.chunk_similarity]
+    """Exact similarities for these chunks, from their stored vectors (the dense leg did not bring them)."""
+    missing = [key for key in keys if key not in candidates.chunk_similarity]
     if missing:
-        found = evidence.similarities(query_vector, _by_collection(missing, candidates.pages))
+        found = evidence.similarities(query_vector, _by_collection(missing, candidates.pages), versions)
         candidates.chunk_similarity.update(found)
-    for ref in refs:
-        values = [candidates.chunk_similarity[key] for key in chunks[ref.id] if key in candidates.chunk_similarity]
-        if values:
-            candidates.similarity[ref.id] = max(values)
 
 
 def _passage(
-    chunks: list[Chunk], method: Method, candidates: _Candidates, lexical_evidence: evidence.LexicalEvidence | None
-) -> tuple[Chunk, float | None]:
-    """The chunk that shows a page: the one with the most support for the question."""
+    chunks: list[evidence.PassageText],
+    method: Method,
+    candidates: _Candidates,
+    lexical_evidence: evidence.LexicalEvidence | None,
+) -> evidence.PassageText:
+    """The chunk that shows a page: the one with the most support for the question. A chunk the
+    dense leg did not bring is less similar than every one it did: it counts at their floor."""
+    floor = min(candidates.chunk_similarity.values(), default=0.0)
 
-    def similarity(chunk: Chunk) -> float | None:
-        return candidates.chunk_similarity.get((chunk.document_id, chunk.ordinal))
+    def similarity(chunk: evidence.PassageText) -> float:
+        return candidates.chunk_similarity.get((chunk.document_id, chunk.ordinal), floor)
 
-    def share(chunk: Chunk) -> float:
+    def share(chunk: evidence.PassageText) -> float:
         return lexical_evidence.text_coverage(chunk.text) if lexical_evidence is not None else 0.0
 
     if method is Method.DENSE:
-        best = max(chunks, key=lambda c: (similarity(c) or -1.0, -c.ordinal))
-    else:
-        best = max(chunks, key=lambda c: (ranking.support(similarity(c), share(c)), -c.ordinal))
-    return best, similarity(best)
+        return max(chunks, key=lambda c: (similarity(c), -c.ordinal))
+    return max(chunks, key=lambda c: (ranking.support(similarity(c), share(c)), -c.ordinal))
 
 
 def chunks_search(
@@ -322,10 +320,16 @@ def chunks_search(
     if not candidates.pages:
         return []
 
+    versions = filters.include_old_versions
     if query_vector is not None and method is Method.HYBRID:
-        unreached = [ref for ref in candidates.pages.values() if ref.id not in candidates.similarity]
-        if unreached:
-            _fill_similarities(candidates, unreached, scope, query_vector)
+        unreached = [ref.id for ref in candidates.pages.values() if ref.id not in candidates.similarity]
+        if unreached:  # pages only the lexical leg found: their best chunk's exact similarity
+            keys = evidence.chunk_keys_of_pages(unreached, scope)
+            _fill_similarities(candidates, [key for page in keys.values() for key in page], query_vector, versions)
+            for page_id, page_keys in keys.items():
+                known = [candidates.chunk_similarity[key] for key in page_keys if key in candidates.chunk_similarity]
+                if known:
+                    candidates.similarity[page_id] = max(known)
     ids = list(candidates.pages)
     if method is Method.DENSE:
         scores = {page_id: candidates.similarity.get(page_id, -1.0) for page_id in ids}
@@ -341,15 +345,19 @@ def chunks_search(
         scores = ranking.fuse(legs, ids)
     ranked = sorted(candidates.pages.values(), key=lambda ref: (-scores[ref.id], ref.document_id, ref.ordinal))
     shown = diversify(ranked, k, settings.SEARCH_MAX_PER_DOCUMENT)
-    if query_vector is not None:
-        _fill_similarities(candidates, shown, scope, query_vector)  # every passage of the shown pages
 
-    rows = evidence.chunks_of_pages(shown, scope, rows=True)
+    texts = evidence.passages_of_pages([ref.id for ref in shown], scope)
+    passages = {ref.id: _passage(texts[ref.id], method, candidates, lexical_evidence) for ref in shown if texts[ref.id]}
+    if query_vector is not None:
+        chosen = [(c.document_id, c.ordinal) for c in passages.values()]
+        _fill_similarities(candidates, chosen, query_vector, versions)
+    rows = evidence.chunk_rows([p.id for p in passages.values()], scope)
     hits = []
     for ref in shown:
-        if not rows[ref.id]:
+        if ref.id not in passages or passages[ref.id].id not in rows:
             continue  # its document left the scope meanwhile
-        chunk, similarity = _passage(rows[ref.id], method, candidates, lexical_evidence)
+        chunk = rows[passages[ref.id].id]
+        similarity = candidates.chunk_similarity.get((chunk.document_id, chunk.ordinal))
         share = lexical_evidence.page_coverage(ref.id) if lexical_evidence is not None else None
         page_similarity = candidates.similarity.get(ref.id)
         hits.append(
@@ -360,6 +368,7 @@ def chunks_search(
                 legs=tuple(candidates.legs[ref.id]),
                 coverage=share,
                 support=ranking.support(page_similarity, share) if method is not Method.DENSE else None,
+                terms=lexical_evidence.weighted_terms if lexical_evidence is not None else (),
             )
         )
     if method is Method.HYBRID:

@@ -105,21 +105,21 @@ def _fill_pages(apps: Any, schema_editor: Any) -> None:
     Page = apps.get_model("ingest", "Page")
     document_ids = Chunk.objects.order_by().values_list("document_id", flat=True).distinct()
     for document_id in list(document_ids):
-        grouped: dict[Any, tuple[int, list[str]]] = {}
+        grouped: dict[Any, list[tuple[int, int, str]]] = {}
         rows = Chunk.objects.filter(document_id=document_id).order_by("ordinal")
-        for ordinal, (text, page) in enumerate(rows.values_list("text", "page_number")):
+        for pk, text, page, ordinal in rows.values_list("pk", "text", "page_number", "ordinal"):
             key = ("page", page) if page is not None else ("chunk", ordinal)
-            grouped.setdefault(key, (ordinal, []))[1].append(text)
-        Page.objects.bulk_create(
-            Page(
+            grouped.setdefault(key, []).append((pk, ordinal, text))
+        for key, members in grouped.items():
+            text = "\n".join(t for _, _, t in members)
+            page_row = Page.objects.create(
                 document_id=document_id,
                 number=key[1] if key[0] == "page" else None,
-                ordinal=first,
-                text="\n".join(texts),
-                words=_words("\n".join(texts)),
+                ordinal=members[0][1],
+                text=text,
+                words=_words(text),
             )
-            for key, (first, texts) in grouped.items()
-        )
+            Chunk.objects.filter(pk__in=[pk for pk, _, _ in members]).update(page=page_row)
 
 
 class Migration(migrations.Migration):
@@ -148,6 +148,17 @@ class Migration(migrations.Migration):
                 "indexes": [models.Index(fields=["document", "number"], name="page_document_number")],
                 "constraints": [models.UniqueConstraint(fields=("document", "ordinal"), name="page_unique_ordinal")],
             },
+        ),
+        migrations.AddField(
+            model_name="chunk",
+            name="page",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="chunks",
+                to="ingest.page",
+            ),
         ),
         migrations.RunPython(_run(CREATE_NEW), _run(DROP_NEW)),
         migrations.RunPython(_fill_pages, migrations.RunPython.noop),

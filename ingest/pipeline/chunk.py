@@ -127,20 +127,21 @@ class PageDraft:
     ordinal: int  # of its first chunk
     text: str
     words: int
+    ordinals: list[int]  # of its chunks
 
 
 def pages(chunks: Sequence[Any]) -> list[PageDraft]:
     """The chunks of each page together, in reading order (anything with `text` and `page_number`,
     given in ordinal order): a page holds the several facts one question combines, where a chunk
     often holds one. A chunk without a page number (formats without pages) is a unit of its own."""
-    grouped: dict[Any, tuple[int, list[str]]] = {}
+    grouped: dict[Any, PageDraft] = {}
     for ordinal, item in enumerate(chunks):
         key = ("page", item.page_number) if item.page_number is not None else ("chunk", ordinal)
-        grouped.setdefault(key, (ordinal, []))[1].append(item.text)
-    drafts = [
-        PageDraft(number=key[1] if key[0] == "page" else None, ordinal=first, text="\n".join(texts), words=0)
-        for key, (first, texts) in grouped.items()
-    ]
-    for draft in drafts:
+        if key not in grouped:
+            grouped[key] = PageDraft(number=item.page_number, ordinal=ordinal, text="", words=0, ordinals=[])
+        grouped[key].ordinals.append(ordinal)
+    texts = [item.text for item in chunks]
+    for draft in grouped.values():
+        draft.text = "\n".join(texts[o] for o in draft.ordinals)
         draft.words = len(lexical_tokens(draft.text))
-    return sorted(drafts, key=lambda d: d.ordinal)
+    return sorted(grouped.values(), key=lambda d: d.ordinal)

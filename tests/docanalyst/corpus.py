@@ -1,5 +1,5 @@
 """Small searchable corpora for the retrieval tests, built in-process through the pipeline's own
-index stage: real chunk rows (so the database's full-text index sees them), real embeddings from
+index stage: real chunk and page rows (so the database's full-text index sees them), real embeddings from
 the packaged model and a real Chroma server. The worker path is tested in tests/ingest; here the
 subject is what search does with what ingestion stored."""
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from django.utils import timezone
 
 from ingest.models import Chunk, Collection, Document
-from ingest.pipeline.chunk import ChunkDraft, front_matter
 from ingest.pipeline.index import embed_chunks, index_chunks
+from ingest.services import document_pages_rebuild
 
 PDF = "application/pdf"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -64,8 +64,7 @@ def indexed_document(
         )
         for i, text in enumerate(passages)
     )
+    document_pages_rebuild(document.pk)  # as the chunk stage writes them beside the chunks
     index_chunks(document, chunks, embed_chunks(chunks))
-    drafts = [ChunkDraft(c.text, c.page_number, c.section, token_count=c.token_count) for c in chunks]
-    Document.objects.filter(pk=document.pk).update(front_matter=front_matter(drafts))  # as the chunk stage does
     document.refresh_from_db()
     return document

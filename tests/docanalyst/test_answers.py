@@ -15,6 +15,8 @@ from docanalyst.backends import llm as llm_backend
 from docanalyst.backends.embedder import get_tokenizer
 from docanalyst.models import Answer, Conversation
 from docanalyst.services.answers import NO_ANSWER_TEXT, NO_MODEL_NOTICE, TOKEN_SAFETY, answer_question
+from docanalyst.services.search import chunks_search
+from ingest.models import Chunk
 from tests.docanalyst.corpus import indexed_document
 from tests.docanalyst.llm_stub import RecordingLLM
 from tests.factories import CollectionFactory, UserFactory
@@ -113,10 +115,76 @@ def test_a_question_the_documents_do_not_answer_says_so_and_shows_the_closest_pa
     assert answer.closest and {c["title"] for c in answer.closest} <= {"bolts.pdf", "hinges.pdf"}
 
 
+def test_a_question_about_documents_outside_the_collection_is_refused_without_a_model(asker: Any) -> None:
+    """Asked of maintenance notes, a question about a research paper's findings finds a passage of
+    some similarity (the old gate, cosine >= 0.30, answered it with quotes); it has no support:
+    the notes hold neither its meaning closely nor most of its words."""
+    _corpus()
+    question = "Which steel grade did the research paper find most resistant to corrosion in sea water?"
+
+    hits = chunks_search(user=asker, query=question, k=5)
+    answer = answer_question(user=asker, question=question)
+
+    assert hits and max(h.similarity or 0 for h in hits) >= 0.30  # the premise: the old gate let it through
+    assert answer.supported is False and answer.text == NO_ANSWER_TEXT
+    assert answer.citations == [] and answer.closest
+
+
+def test_an_extractive_answer_quotes_the_sentence_that_holds_the_answer_verbatim_from_its_page(asker: Any) -> None:
+    collection = CollectionFactory(readers=[_asker()])
+    accommodation = (
+        "Living in Nottingham\n\nOur accommodation team works very closely with private accommodation providers "
+        "in Nottingham to create more accommodation options for students.   Visit ntu.ac.uk/private to find out "
+        "more. Many of our international students take up these opportunities.\n\nSport and clubs are open to all."
+    )
+    indexed_document(collection, "guide.pdf", ["Welcome to the university.", accommodation])
+    indexed_document(collection, "fees.pdf", ["Tuition fees are paid each term; scholarships reduce them."])
+
+    answer = answer_question(
+        user=asker, question="What website should students visit to learn about private accommodation options?"
+    )
+
+    assert answer.supported and answer.backend == "extractive"
+    first = answer.citations[0]
+    assert (first["title"], first["page"]) == ("guide.pdf", 2)
+    assert "ntu.ac.uk/private" in first["quote"]  # the sentence after the one that repeats the question
+    page_text = Chunk.objects.get(pk=first["chunk_id"]).page.text
+    for citation in answer.citations:
+        assert citation["quote"] in Chunk.objects.get(pk=citation["chunk_id"]).page.text  # verbatim, spaces too
+    assert first["quote"] in page_text and len(first["quote"]) <= 400
+
+
+def test_a_model_answer_that_cites_nothing_or_states_a_number_its_sources_lack_is_withheld(
+    asker: Any, llm_at: Any
+) -> None:
+    _corpus()
+    verdicts = {}
+    for reply in (
+        "The bolt is torqued to 42 newton metres [1].",
+        "The bolt is torqued to 42 newton metres.",
+        "The bolt is torqued to 55 newton metres [1].",
+    ):
+        with RecordingLLM(reply) as server:
+            llm_at(server.base_url)
+            answer = answer_question(user=asker, question=QUESTION)
+        verdicts[reply] = (answer.supported, answer.text, [c["page"] for c in answer.citations])
+
+    assert verdicts["The bolt is torqued to 42 newton metres [1]."] == (
+        True,
+        "The bolt is torqued to 42 newton metres [1].",
+        [2],
+    )
+    supported, text, cited = verdicts["The bolt is torqued to 42 newton metres."]
+    assert not supported and text.startswith(NO_ANSWER_TEXT) and "cites none of the passages" in text and cited == []
+    supported, text, cited = verdicts["The bolt is torqued to 55 newton metres [1]."]
+    assert not supported and "it states 55, which no passage it cites contains" in text and cited == []
+
+
 def test_the_context_sent_to_the_model_is_fitted_to_its_window(asker: Any, llm_at: Any, settings: Any) -> None:
     collection = CollectionFactory(readers=[_asker()])
     long_text = " ".join(
-        f"Anchor bolt TC-4410-B inspection note {i}: torque checked, threads clean." for i in range(25)
+        f"Anchor bolt TC-4410-B inspection note {i}: tightened to 42 newton metres torque, threads clean."
+        for i in range(25)
     )
     for i in range(5):
         indexed_document(collection, f"notes-{i}.pdf", [long_text])

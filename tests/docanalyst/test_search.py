@@ -1,5 +1,7 @@
-"""Hybrid retrieval: what the lexical leg adds to vector search, filters applied inside the
-query (k results stay k), versions and deletions, diversity and the optional reranker."""
+"""Hybrid retrieval: what the lexical evidence (BM25 of pages and of documents) adds to vector
+search and how the fusion follows whichever leg stands out, filters applied inside the query (k
+results stay k), statistics that never depend on documents the user cannot read, versions and
+deletions, diversity and the optional reranker."""
 
 from __future__ import annotations
 
@@ -11,8 +13,8 @@ import pytest
 
 from docanalyst.backends import lexical
 from docanalyst.backends.reranker import get_reranker
-from docanalyst.services.search import Method, SearchFilters, SearchHit, by_document_evidence, chunks_search
-from ingest.models import Chunk, Document
+from docanalyst.services.search import Method, SearchFilters, SearchHit, chunks_search
+from ingest.models import Document
 from ingest.services import document_delete, document_mark_ready
 from tests.docanalyst.corpus import DOCX, indexed_document
 from tests.factories import CollectionFactory, UserFactory
@@ -97,13 +99,16 @@ def test_an_exact_phrase_section_number_and_standard_are_found_by_hybrid_search(
 def test_lexical_query_syntax_cannot_be_injected_into_the_full_text_engine(reader: Any) -> None:
     indexed_document(CollectionFactory(readers=[reader]), "notes.pdf", ["Plain notes about NEAR and OR operators."])
 
-    for hostile in ['" OR 1=1 --', "NEAR(a b)", "*", "col:value", "'; DROP TABLE ingest_chunk; --", '"""']:
+    for hostile in ['" OR 1=1 --', "NEAR(a b)", "*", "col:value", "'; DROP TABLE ingest_page; --", '"""', "^"]:
         chunks_search(user=reader, query=hostile, k=3, method=Method.LEXICAL)  # must not raise
 
-    assert (
-        lexical.fts5_match(lexical.parse_query('NEAR "x y" TC-4410-B')) == '"x y" AND ("x y" OR "near" OR "tc 4410 b")'
-    )
+    parsed = lexical.parse_query('NEAR "x y" TC-4410-B')
+    assert [t.tokens for t in parsed.required] == [("x", "y")]
+    assert [t.tokens for t in parsed.terms] == [("x", "y"), ("near",), ("tc", "4410", "b")]
     assert Document.objects.count() == 1
+    assert chunks_search(user=reader, query="NEAR operators", k=3, method=Method.LEXICAL)[0].document.title == (
+        "notes.pdf"
+    )
 
 
 def _filtered_corpus(collection: Any, other_collection: Any) -> dict[str, Document]:
@@ -146,7 +151,7 @@ def test_each_filter_narrows_the_results_and_still_returns_k(reader: Any, method
         ),
     }
 
-    unfiltered = chunks_search(user=reader, query=query, k=5, method=method)
+    unfiltered = chunks_search(user=reader, query=query, k=10, method=method)
     assert len({hit.document.pk for hit in unfiltered}) > 1
     for name, (filters, expected) in cases.items():
         hits = chunks_search(user=reader, query=query, k=5, filters=filters, method=method)
@@ -154,7 +159,8 @@ def test_each_filter_narrows_the_results_and_still_returns_k(reader: Any, method
         assert {hit.document.pk for hit in hits} == expected, name
 
 
-def test_one_long_document_does_not_fill_every_slot(reader: Any) -> None:
+def test_one_long_document_does_not_fill_every_slot(reader: Any, settings: Any) -> None:
+    settings.SEARCH_MAX_PER_DOCUMENT = 3
     collection = CollectionFactory(readers=[reader])
     long_document = [f"Concrete curing procedure step {i}: keep the slab moist and covered." for i in range(30)]
     indexed_document(collection, "long.pdf", long_document)
@@ -268,158 +274,133 @@ def test_the_search_page_shows_filters_and_searches_inside_one_document(reader: 
     assert 'name="type" value="pdf"' in page and 'name="folder"' in page and 'name="from"' in page
 
 
-def test_document_evidence_ranks_a_document_with_several_good_passages_above_one_lucky_passage() -> None:
-    from types import SimpleNamespace
-
-    def hit(document_id: int, score: float) -> SearchHit:
-        return SearchHit(chunk=SimpleNamespace(document_id=document_id), score=score, similarity=None, legs=())  # type: ignore[arg-type]
-
-    lucky, steady = hit(1, 0.9), [hit(2, 0.6), hit(2, 0.5), hit(2, 0.4)]
-
-    ranked = by_document_evidence([lucky, *steady], depth=3)
-
-    assert [(h.chunk.document_id, h.score) for h in ranked] == [(2, 0.6), (2, 0.5), (2, 0.4), (1, 0.9)]
-    assert by_document_evidence([lucky, *steady], depth=1)[0] is lucky  # depth 1: the best passage decides
-
-
 # A filing names its company on the cover page and never again in its tables.
 COVER = (
     "QUARTERLY REPORT pursuant to the Securities Exchange Act for the quarterly period ended 30 June 2024. "
     "{company} (exact name of registrant as specified in its charter), {address}."
 )
 CONTENTS = "Table of contents: Part I financial information; Part II other information; signatures."
-TABLE = "Total net sales by segment (in millions): Products 4,120; Services 1,870; total net sales 5,990."
-REVENUE = "Revenue by reportable segment, in millions: hardware 3,010; maintenance 2,240; total 5,250."
+TABLE = "Total net sales by segment (in millions): Products {a}; Services {b}; total net sales {c}."
+REVENUE = "Net sales by reportable segment, in millions: hardware 3,010; maintenance 2,240; total 5,250."
 
 
-def test_a_name_found_only_on_the_cover_page_lifts_that_documents_passages(reader: Any, settings: Any) -> None:
-    settings.SEARCH_FRONT_MATTER_WEIGHT = 0.5
+def test_a_company_named_only_on_the_cover_lifts_its_filings_table_above_another_filings(reader: Any) -> None:
     collection = CollectionFactory(readers=[reader])
     acme = indexed_document(
-        collection,
-        "filings/2024-q2-a.pdf",
-        [COVER.format(company="Acme Turbines Inc.", address="Leeds"), CONTENTS, REVENUE],
+        collection, "filings/q2-a.pdf", [COVER.format(company="Acme Turbines Inc.", address="Leeds"), CONTENTS, REVENUE]
     )
-    other = indexed_document(
-        collection,
-        "filings/2024-q2-b.pdf",
-        [COVER.format(company="Borealis Pumps plc", address="Oslo"), CONTENTS, TABLE],
-    )
+    others = [
+        indexed_document(
+            collection,
+            f"filings/q2-{name}.pdf",
+            [
+                COVER.format(company=f"{name.title()} plc", address="Oslo"),
+                CONTENTS,
+                TABLE.format(a=n, b=n + 1, c=n + 2),
+            ],
+        )
+        for n, name in enumerate(["borealis", "cobalt", "dunmore"], start=4000)
+    ]
     query = "What were Acme Turbines' total net sales by segment?"
 
-    def table_order(hits: list[SearchHit]) -> list[int]:
-        return [hit.document.pk for hit in hits if hit.chunk.ordinal == 2]
+    def first_table(hits: list[SearchHit]) -> int:
+        return next(hit.document.pk for hit in hits if hit.chunk.ordinal == 2)
 
-    # The premise: the other filing's table says "total net sales by segment" word for word.
-    assert table_order(chunks_search(user=reader, query=query, k=6, method=Method.DENSE)) == [other.pk, acme.pk]
-    hybrid = chunks_search(user=reader, query=query, k=6)
-    assert table_order(hybrid) == [acme.pk, other.pk]
-    assert all(("front matter" in hit.legs) == (hit.document.pk == acme.pk) for hit in hybrid)  # the reason, shown
-    assert table_order(chunks_search(user=reader, query=query, k=6, method=Method.LEXICAL))[0] == acme.pk
-
-    settings.SEARCH_FRONT_MATTER_WEIGHT = 0  # off: the fused ranking follows the tables' own words
-    assert table_order(chunks_search(user=reader, query=query, k=6)) == [other.pk, acme.pk]
+    # The premise: the other filings' tables say "total net sales by segment" word for word.
+    assert first_table(chunks_search(user=reader, query=query, k=8, method=Method.DENSE)) != acme.pk
+    # Acme is on one cover of four: its filing's pages, its table included, come first.
+    assert first_table(chunks_search(user=reader, query=query, k=8)) == acme.pk
+    assert first_table(chunks_search(user=reader, query=query, k=8, method=Method.LEXICAL)) == acme.pk
+    assert {o.pk for o in others}  # four filings searched
 
 
-def test_front_matter_is_the_first_page_and_is_searched_only_within_the_scope(reader: Any) -> None:
+def test_a_page_that_holds_the_questions_words_outranks_a_closer_paraphrase(reader: Any) -> None:
+    """The fusion follows the leg whose best page stands out: here the words. A fixed small weight
+    on the lexical leg (the previous default) ranked the paraphrase first."""
     collection = CollectionFactory(readers=[reader])
-    early = indexed_document(collection, "early.pdf", ["Kestrel Dynamics annual report.", CONTENTS, TABLE])
-    late = indexed_document(collection, "late.pdf", [CONTENTS, TABLE, "Prepared for Kestrel Dynamics."])
-    titled = indexed_document(collection, "kestrel-dynamics-board.pdf", [CONTENTS])
-    unreadable = indexed_document(CollectionFactory(), "hidden.pdf", ["Kestrel Dynamics board minutes."])
-    scope = Document.objects.filter(collection=collection).order_by().values("pk").query.sql_with_params()
-
-    assert early.front_matter == "Kestrel Dynamics annual report."
-    assert late.front_matter == CONTENTS
-    found = lexical.search_front_matter("Kestrel Dynamics", scope)
-    assert set(found) == {early.pk, titled.pk}  # the title counts; page 3 is not front matter
-    assert unreadable.pk not in found
-
-
-def test_a_rare_name_in_front_matter_outweighs_a_word_every_cover_carries(reader: Any) -> None:
-    collection = CollectionFactory(readers=[reader])
-    named = indexed_document(collection, "a.pdf", [COVER.format(company="Acme Turbines Inc.", address="Leeds")])
-    others = [
-        indexed_document(collection, f"{n}.pdf", [COVER.format(company=f"Company {n}", address="Oslo")]) for n in "bcd"
-    ]
-    scope = Document.objects.filter(collection=collection).order_by().values("pk").query.sql_with_params()
-
-    front = lexical.search_front_matter("Acme quarterly report", scope)
-
-    assert set(front) == {named.pk, *(o.pk for o in others)}
-    assert front[named.pk] > 3 * max(front[o.pk] for o in others)
-
-
-def test_the_front_matter_prior_orders_documents_never_the_passages_within_one(reader: Any) -> None:
-    from docanalyst.services.search import RRF_K, front_matter_prior
-
-    collection = CollectionFactory(readers=[reader])
-    acme = indexed_document(collection, "a.pdf", [COVER.format(company="Acme Turbines Inc.", address="Leeds"), TABLE])
-    other = indexed_document(collection, "b.pdf", [COVER.format(company="Borealis Pumps plc", address="Oslo"), TABLE])
-    scope = Document.objects.filter(collection=collection).order_by().values("pk").query.sql_with_params()
-    front = lexical.search_front_matter("Acme Turbines net sales", scope)
-    chunks = {c.pk: c for c in Chunk.objects.filter(document__collection=collection)}
-    by_place = {(c.document_id, c.ordinal): c.pk for c in chunks.values()}
-
-    prior = front_matter_prior(front, chunks, weight=0.5)
-
-    # The best match: half a first rank, for the cover and the table alike.
-    assert prior[by_place[acme.pk, 0]] == prior[by_place[acme.pk, 1]] == pytest.approx(0.5 / (RRF_K + 1))
-    assert by_place[other.pk, 0] not in prior and by_place[other.pk, 1] not in prior  # "net sales": on no cover
-    assert front_matter_prior(front, chunks, weight=0) == {}
-
-
-def test_a_literal_term_keeps_the_prior_to_the_documents_that_contain_it(reader: Any, settings: Any) -> None:
-    settings.SEARCH_FRONT_MATTER_WEIGHT = 0.5
-    collection = CollectionFactory(readers=[reader])
-    bolts = indexed_document(
+    exact = indexed_document(
         collection,
-        "bolts.pdf",
-        ["General notes on fasteners.", "Anchor bolt TC-4410-B is torqued to 42 newton metres."],
+        "depot/notes.pdf",
+        [
+            "Welcome to the depot. Opening hours are posted at the gate.",
+            "Depot notes, week 12. Forklift 3 is back from service and the gate code changes on Monday. Sodium "
+            "hypochlorite drums are stored in bay 7 and the duty chemist inspects the bay. The canteen closes early "
+            "on Friday; parking behind the workshop is reserved for visitors.",
+        ],
     )
-    manual = indexed_document(
+    indexed_document(
         collection,
-        "torque-manual.pdf",
-        ["Anchor bolt torque manual: tightening anchor bolts.", "Tighten every anchor bolt in a star pattern."],
+        "handbook/safety.pdf",
+        [
+            "Where should chemical drums be stored? Chemical drums are stored in a bunded bay and inspected regularly.",
+            "Corrosive liquids are kept in a ventilated cabinet.",
+        ],
     )
+    question = "Which bay are the sodium hypochlorite drums stored in, and who inspects it?"
 
-    # In plain words the manual, whose cover is about anchor bolt torque, comes first ...
-    assert chunks_search(user=reader, query="What torque are anchor bolts tightened to?", k=4)[0].document == manual
-    # ... but the part number is meant literally: the passage that has it stays first.
-    hits = chunks_search(user=reader, query="What torque is anchor bolt TC-4410-B tightened to?", k=4)
-    assert hits[0].document == bolts and "TC-4410-B" in hits[0].chunk.text
-    scope = Document.objects.filter(collection=collection).order_by().values("pk").query.sql_with_params()
-    assert lexical.documents_containing(lexical.parse_query('TC-4410-B "star pattern"').optional, scope) == {bolts.pk}
-    assert lexical.documents_containing(lexical.parse_query('"star pattern"').required, scope) == {manual.pk}
+    dense = chunks_search(user=reader, query=question, k=4, method=Method.DENSE)
+    hybrid = chunks_search(user=reader, query=question, k=4)
 
-
-def test_front_matter_stops_at_the_first_page_or_the_token_budget() -> None:
-    from ingest.pipeline.chunk import ChunkDraft, front_matter
-
-    cover = [ChunkDraft("UNITED STATES", 1, "", token_count=5), ChunkDraft("Acme Inc.", 1, "", token_count=5)]
-    body = [ChunkDraft("Net sales", 2, "", token_count=5)]
-    assert front_matter([*cover, *body]) == "UNITED STATES\nAcme Inc."
-    no_pages = [ChunkDraft(f"part {i}", None, "", token_count=200) for i in range(5)]
-    assert front_matter(no_pages) == "part 0\npart 1"  # 512 tokens at most
-    huge = [ChunkDraft("huge", 1, "", token_count=900), ChunkDraft("more", 1, "", token_count=5)]
-    assert front_matter(huge) == "huge"  # always the first chunk
-    assert front_matter([]) == ""
+    assert dense[0].document.title == "safety.pdf"  # the premise: by meaning alone the paraphrase wins
+    assert (hybrid[0].document, hybrid[0].page) == (exact, 2)
+    assert hybrid[0].coverage is not None and hybrid[0].coverage > 0.8
+    assert "lexical" in hybrid[0].legs
 
 
-def test_whether_a_term_is_meant_literally_never_depends_on_documents_the_user_cannot_read(
-    reader: Any, settings: Any
-) -> None:
-    settings.SEARCH_FRONT_MATTER_WEIGHT = 0.5
+def test_a_users_ranking_never_depends_on_documents_they_cannot_read(reader: Any) -> None:
     collection = CollectionFactory(readers=[reader])
     indexed_document(collection, "kestrel.pdf", ["Kestrel Dynamics pump handbook.", "Pump seals are checked monthly."])
     indexed_document(collection, "other.pdf", ["Borealis valve handbook.", "Valve seals are checked monthly."])
-    query = "Kestrel seals ZX-9001"
+    query = "Kestrel seals ZX-9001 checked"
 
-    def seen() -> list[tuple[int, float, tuple[str, ...]]]:
-        return [(hit.chunk.pk, round(hit.score, 9), hit.legs) for hit in chunks_search(user=reader, query=query, k=4)]
+    def seen() -> list[tuple[int, float, float | None]]:
+        return [(h.chunk.pk, round(h.score, 9), h.support) for h in chunks_search(user=reader, query=query, k=4)]
 
     before = seen()
-    indexed_document(CollectionFactory(), "secret.pdf", ["Cover.", "Prototype ZX-9001 ships in March."])
+    hidden = CollectionFactory()
+    for n in range(3):  # many pages with the same words, where the reader cannot look
+        indexed_document(hidden, f"secret-{n}.pdf", ["Kestrel seals.", "Prototype ZX-9001 seals are checked."])
 
-    assert seen() == before  # not "literal" because of a passage the user may not read
-    assert any("front matter" in legs for _, _, legs in before)
+    assert seen() == before  # BM25's statistics are the reader's scope, not the table
+
+
+def test_pages_group_a_documents_chunks_and_a_page_less_chunk_stands_alone() -> None:
+    from ingest.pipeline.chunk import ChunkDraft, pages
+
+    drafts = [
+        ChunkDraft("Cover: Acme Inc.", 1, ""),
+        ChunkDraft("Net sales 5,990.", 2, ""),
+        ChunkDraft("Services 1,870.", 2, ""),
+        ChunkDraft("Late text for the cover.", 1, ""),
+        ChunkDraft("An e-mail body.", None, ""),
+        ChunkDraft("Its signature.", None, ""),
+    ]
+
+    found = pages(drafts)
+
+    assert [(p.number, p.ordinal, p.ordinals) for p in found] == [
+        (1, 0, [0, 3]),
+        (2, 1, [1, 2]),
+        (None, 4, [4]),
+        (None, 5, [5]),
+    ]
+    assert found[0].text == "Cover: Acme Inc.\nLate text for the cover." and found[0].words == 8
+    assert pages([]) == []
+
+
+def test_the_stored_pages_are_what_the_full_text_index_counts(reader: Any) -> None:
+    collection = CollectionFactory(readers=[reader])
+    document = indexed_document(collection, "bolts.pdf", ["Anchor bolt TC-4410-B.", "Anchor, anchor, ANCHOR; Ånchor."])
+    scope = Document.objects.filter(pk=document.pk).order_by().values("pk").query.sql_with_params()
+    page_two = document.pages.get(number=2)
+
+    counts, words = lexical.page_counts(lexical.parse_query("anchor TC-4410-B"), scope)
+
+    assert {t.term.tokens: t.counts for t in counts} == {
+        ("anchor",): {document.pages.get(number=1).pk: 1, page_two.pk: 4},  # case and diacritics folded
+        ("tc", "4410", "b"): {document.pages.get(number=1).pk: 1},
+    }
+    assert words[page_two.pk] == 4 and lexical.scope_statistics(scope).pages == 2
+    assert lexical.pages_containing_all(lexical.parse_query('"bolt tc 4410"').required, scope) == {
+        document.pages.get(number=1).pk
+    }

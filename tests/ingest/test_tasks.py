@@ -76,11 +76,14 @@ def test_the_worker_ingests_pdf_docx_and_text_and_search_finds_the_planted_passa
     pdf_document = documents[0]
     assert pdf_document.page_count == 3
     assert pdf_document.mime_type == "application/pdf"
-    # Its front matter is its first page, and only that, for the search prior.
-    first_page = list(pdf_document.chunks.filter(page_number=1).order_by("ordinal").values_list("text", flat=True))
-    assert pdf_document.front_matter == "\n".join(first_page)
-    assert "Bridge Maintenance Manual" in pdf_document.front_matter and PLANTED not in pdf_document.front_matter
-    assert all(d.front_matter for d in documents)
+    # Its pages, written with its chunks, are what lexical search ranks: one per PDF page, every chunk on one.
+    assert list(pdf_document.pages.values_list("number", flat=True)) == [1, 2, 3]
+    for page in pdf_document.pages.all():
+        texts = list(page.chunks.order_by("ordinal").values_list("text", flat=True))
+        assert texts and page.text == "\n".join(texts) and {c.page_number for c in page.chunks.all()} == {page.number}
+    assert PLANTED in pdf_document.pages.get(number=2).text
+    for document in documents:  # formats without pages: one unit per chunk
+        assert document.chunks.filter(page__isnull=True).count() == 0
 
     hits = chunks_search(user=user, query="torque for anchor bolt TC-4410-B", collection_ids=[collection.pk])
     assert hits[0].document.pk == pdf_document.pk
