@@ -48,6 +48,7 @@ class AskResult:
     text_any: int = 0
     with_short_answer: int = 0
     quotes: int = 0
+    supports: list[float] = field(default_factory=list)  # each question's best page support
     not_verbatim: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
 
@@ -110,10 +111,12 @@ def score_answer(result: AskResult, item: Judged, answer: Answer, scored: bool) 
 
 def ask_all(label: str, items: Sequence[Judged], user: User, collection_ids: Sequence[int], scored: bool) -> AskResult:
     """Each question asked once, in a conversation of its own, of `collection_ids` only."""
+    from django.conf import settings
     from tqdm import tqdm
 
     from docanalyst.backends.llm import LLMUnavailable
     from docanalyst.services.answers import answer_question
+    from docanalyst.services.search import chunks_search
 
     result = AskResult()
     for item in tqdm(items, desc=label, unit="q", file=sys.stderr):
@@ -126,7 +129,42 @@ def ask_all(label: str, items: Sequence[Judged], user: User, collection_ids: Seq
         finally:
             result.seconds += time.perf_counter() - started
         score_answer(result, item, answer, scored)
+        hits = chunks_search(
+            user=user, query=item.question.text, k=settings.ANSWER_PASSAGES, collection_ids=list(collection_ids)
+        )
+        result.supports.append(max((h.support or 0.0 for h in hits), default=0.0))
     return result
+
+
+THRESHOLDS = (0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 1.0)
+
+
+def declined_at(supports: Sequence[float], threshold: float) -> float:
+    """The share of questions whose best page falls short of `threshold` (what the gate declines)."""
+    return sum(1 for s in supports if s < threshold) / len(supports) if supports else 0.0
+
+
+def threshold_lines(asks: dict[tuple[str, str], AskResult]) -> list[str]:
+    """The gate at other thresholds, from the recorded supports: how much margin the default has,
+    and a threshold chosen on one set (the one that declines 5 % of its answerable questions)
+    applied to the others."""
+    lines = ["  threshold  " + "  ".join(f"{f'{a}->{t}':>24}" for a, t in asks)]
+    for threshold in THRESHOLDS:
+        cells = []
+        for (asked, target), result in asks.items():
+            rate = declined_at(result.supports, threshold)
+            cells.append(f"{('declined ' if asked == target else 'refused ') + f'{rate:.3f}':>24}")
+        lines.append(f"  {threshold:>9.2f}  " + "  ".join(cells))
+    for (asked, target), result in asks.items():
+        if asked != target or not result.supports:
+            continue
+        chosen = sorted(result.supports)[int(0.05 * len(result.supports))]
+        effect = ", ".join(
+            f"{a}->{t} {'declined' if a == t else 'refused'} {declined_at(r.supports, chosen):.3f}"
+            for (a, t), r in asks.items()
+        )
+        lines.append(f"  chosen on {asked} alone (5 % declined there): {chosen:.3f} -> {effect}")
+    return lines
 
 
 def ask_line(name: str, result: AskResult, answerable: bool) -> str:

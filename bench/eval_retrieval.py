@@ -53,7 +53,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import IO, TYPE_CHECKING, Any
 
-from eval_answers import AskResult, ask_all, ask_line
+from eval_answers import AskResult, ask_all, ask_line, threshold_lines
 from eval_scale import METHODS, scale_phase
 from eval_sets import (
     Judged,
@@ -520,6 +520,9 @@ def answers_phase(
                 print(f"    not verbatim: {line}", flush=True)
             for line in result.failed[:5]:
                 print(f"    failed: {line}", flush=True)
+    print("the gate at other ANSWER_MIN_SUPPORT values (each question's best page support, recorded):", flush=True)
+    for line in threshold_lines(asks):
+        print(line, flush=True)
     report["phases_s"]["answers"] = round(time.monotonic() - started, 1)
     report["answers"] = {
         "backend": backend,

@@ -24,6 +24,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from audit.models import AuditEvent
 from docanalyst.logging import RedactSecrets
 from ingest.models import Batch, Chunk, Document
+from ingest.services import document_pages_rebuild
 from tests.factories import CollectionFactory, UserFactory
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,6 +90,7 @@ def ready_document(collection: Any, title: str = "Report", passages: tuple[str, 
     Chunk.objects.bulk_create(
         Chunk(document=document, ordinal=i, text=text, token_count=len(text) // 4) for i, text in enumerate(passages)
     )
+    document_pages_rebuild(document.pk)  # as the chunk stage writes them
     return document
 
 

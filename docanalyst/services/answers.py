@@ -349,7 +349,7 @@ def _extractive(answer: Answer, question: str, supporting: list[SearchHit]) -> I
     top = supporting[:3]
     scope = Document.objects.filter(pk__in={hit.document.pk for hit in top})
     texts = evidence.passages_of_pages([hit.chunk.page_id for hit in top if hit.chunk.page_id], scope)
-    citations = []
+    citations: list[Citation] = []
     for hit in top:
         passages = texts.get(hit.chunk.page_id or -1) or [
             evidence.PassageText(hit.chunk.pk, hit.chunk.document_id, hit.chunk.ordinal, hit.chunk.text)
