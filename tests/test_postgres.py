@@ -49,10 +49,12 @@ def test_migrations_and_models_work_on_postgresql(postgres_url: str, tmp_path: P
         "phrase = lexical.pages_containing_all(lexical.parse_query('\"limitation of liability\" x').required, scope);"
         'hostile = lexical.page_counts(lexical.parse_query("\'; DROP TABLE ingest_page; -- & | ! <->"), scope);'
         "stats = lexical.scope_statistics(scope);"
+        "titled = lexical.titles_containing(lexical.parse_query('T anchor'), scope);"
+        "titled = titled == {('t',): {d.pk}, ('anchor',): set()};"
         "print(connection.vendor, Chunk.objects.get(document=d, ordinal=0).element_types[0],"
         " Document.objects.get(pk=d.pk).status, ok, phrase == {p[4]},"
         " lexical.page_counts(lexical.parse_query('anchor'), none)[0][0].counts == {},"
-        " stats.pages == 5 and stats.pages_per_document == {d.pk: 5}, Chunk.objects.count())"
+        " stats.pages == 5 and stats.pages_per_document == {d.pk: 5} and titled, Chunk.objects.count())"
     )
     shell = subprocess.run(
         [*manage, "shell", "-v", "0", "-c", script], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120

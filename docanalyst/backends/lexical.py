@@ -2,8 +2,9 @@
 database's own full-text index.
 
 Search ranks pages (`ingest.Page`: the text of one page, or of one passage for formats without
-pages) with BM25, and a page's document with BM25 over its pages (see `docanalyst.services.ranking`).
-Both need, for each query term, which pages in the user's scope contain it and how often. This
+pages) with BM25, and a page's document with BM25 over its pages and title (see
+`docanalyst.services.ranking`). Both need, for each query term, which pages (and titles) in the
+user's scope contain it and how often. This
 module asks the database exactly that; the arithmetic is done by the caller. Statistics are taken
 over the scope (the documents the user may search, after filters), never over the whole table:
 a user's ranking does not depend on collections they cannot read.
@@ -214,6 +215,34 @@ def _term_rows_postgresql(cursor: Any, term: LexicalTerm, document_sql: SqlQuery
         [list(term.tokens), " ".join(term.tokens), *params],
     )
     return [tuple(row) for row in cursor.fetchall() if row[3] > 0]
+
+
+def titles_containing(query: LexicalQuery, document_sql: SqlQuery) -> dict[tuple[str, ...], set[int]]:
+    """For each term of the query, the documents in scope whose title contains it."""
+    documents, params = document_sql
+    found: dict[tuple[str, ...], set[int]] = {}
+    with connection.cursor() as cursor:
+        for term in query.terms:
+            # Interpolated: only our own SQL (the scope subquery compiled by the ORM); user text is a parameter.
+            if connection.vendor == "sqlite":
+                cursor.execute(
+                    f"""SELECT ingest_document.id FROM ingest_title_fts
+                        JOIN ingest_document ON ingest_document.id = ingest_title_fts.rowid
+                        WHERE ingest_title_fts MATCH %s AND ingest_document.id IN ({documents})""",  # noqa: S608
+                    [_fts5_phrase(term), *params],
+                )
+            elif connection.vendor == "postgresql":
+                cursor.execute(
+                    f"""SELECT id FROM ingest_document
+                        WHERE to_tsvector('simple'::regconfig, regexp_replace(title, '[^[:alnum:]]+', ' ', 'g'))
+                              @@ phraseto_tsquery('simple'::regconfig, %s)
+                          AND id IN ({documents})""",  # noqa: S608
+                    [" ".join(term.tokens), *params],
+                )
+            else:
+                raise NotImplementedError(f"No full-text search for the {connection.vendor} database")
+            found[term.tokens] = {int(row[0]) for row in cursor.fetchall()}
+    return found
 
 
 def pages_containing_all(terms: Sequence[LexicalTerm], document_sql: SqlQuery) -> set[int]:

@@ -47,9 +47,17 @@ class LexicalEvidence:
         evidence = cls(query, statistics, counts, words)
         total, average = statistics.pages, statistics.words / max(statistics.pages, 1)
         evidence.page_scores = ranking.bm25([c.counts for c in counts], words, total, average)
-        documents = statistics.pages_per_document
+        # A document's evidence: its pages that hold a term, and its title as one more "page".
+        titles = lexical.titles_containing(query, scope_sql) if counts else {}
+        lengths = {document_id: pages + 1 for document_id, pages in statistics.pages_per_document.items()}
+        per_document = []
+        for c in counts:
+            holding = dict(c.documents)
+            for document_id in titles.get(c.term.tokens, ()):
+                holding[document_id] = holding.get(document_id, 0) + 1
+            per_document.append(holding)
         evidence.document_scores = ranking.bm25(
-            [c.documents for c in counts], documents, len(documents), total / max(len(documents), 1)
+            per_document, lengths, len(lengths), sum(lengths.values()) / max(len(lengths), 1)
         )
         evidence.weights = [ranking.idf(total, len(c.counts)) for c in counts]
         return evidence

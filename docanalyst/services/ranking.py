@@ -8,7 +8,8 @@ filings and product manuals; README, *Retrieval quality*):
   user may search) is the lexical evidence: a page holds the several facts a question combines,
   where a 256-token chunk often holds one. It is the textbook baseline, with no fitted part.
 - **BM25 over documents, counting pages**: a term's frequency in a document is the number of its
-  pages that contain it, the document's length its number of pages. A filing names its company
+  pages that contain it (its title counting as one more page), the document's length its number
+  of pages plus one. A filing names its company
   on the cover and its figures in the tables; a contract names its parties on page one and its
   clauses later: this is the evidence that ties a page to the document the question is about.
 - **Fusion by standardised scores**: each kind of evidence is turned into z-scores over the

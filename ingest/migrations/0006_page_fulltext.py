@@ -1,13 +1,15 @@
 """Pages, full-text indexed: the unit lexical search ranks (issue 12).
 
 Replaces the chunk-level full-text index (`0002`) and the front-matter index (`0005`): search now
-ranks pages with BM25 computed over the user's scope, which needs each term's count on each page.
+ranks pages with BM25 computed over the user's scope, which needs each term's count on each page,
+and documents with BM25 over their pages and title.
 
 SQLite: an FTS5 table over `ingest_page` (external content; `unicode61`, diacritics removed, no
 stemming — the tokens `docanalyst.backends.lexical.tokens` produces) kept in step by triggers,
 and an `fts5vocab` instance table over it that lists every term's occurrences per page.
 PostgreSQL: a stored `tsvector` column (`simple` configuration over the text cut at every
-non-alphanumeric character, the same tokens) with a GIN index.
+non-alphanumeric character, the same tokens) with a GIN index. Titles: an FTS5 table over
+`ingest_document(title)` / a GIN expression index, the same tokens.
 
 Existing documents get their pages from their stored chunks (a frozen copy of
 `ingest.pipeline.chunk.pages`: migrations do not import code that may change).
@@ -52,22 +54,47 @@ CREATE_NEW = {
             INSERT INTO ingest_page_fts(ingest_page_fts, rowid, text) VALUES ('delete', old.id, old.text);
             INSERT INTO ingest_page_fts(rowid, text) VALUES (new.id, new.text);
         END""",
+        # Titles: part of a document's own evidence ("2023 Q3 AAPL", "Acme supply agreement").
+        """CREATE VIRTUAL TABLE ingest_title_fts USING fts5(
+            title, content='ingest_document', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
+        )""",
+        """CREATE TRIGGER ingest_title_fts_insert AFTER INSERT ON ingest_document BEGIN
+            INSERT INTO ingest_title_fts(rowid, title) VALUES (new.id, new.title);
+        END""",
+        """CREATE TRIGGER ingest_title_fts_delete AFTER DELETE ON ingest_document BEGIN
+            INSERT INTO ingest_title_fts(ingest_title_fts, rowid, title) VALUES ('delete', old.id, old.title);
+        END""",
+        """CREATE TRIGGER ingest_title_fts_update AFTER UPDATE OF title ON ingest_document BEGIN
+            INSERT INTO ingest_title_fts(ingest_title_fts, rowid, title) VALUES ('delete', old.id, old.title);
+            INSERT INTO ingest_title_fts(rowid, title) VALUES (new.id, new.title);
+        END""",
+        "INSERT INTO ingest_title_fts(ingest_title_fts) VALUES ('rebuild')",
     ],
     "postgresql": [
         """ALTER TABLE ingest_page ADD COLUMN search_vector tsvector GENERATED ALWAYS AS
            (to_tsvector('simple'::regconfig, regexp_replace(text, '[^[:alnum:]]+', ' ', 'g'))) STORED""",
         "CREATE INDEX ingest_page_search_vector ON ingest_page USING GIN (search_vector)",
+        "CREATE INDEX ingest_document_title_search ON ingest_document USING GIN "
+        "(to_tsvector('simple'::regconfig, regexp_replace(title, '[^[:alnum:]]+', ' ', 'g')))",
     ],
 }
 DROP_NEW = {
     "sqlite": [
+        "DROP TRIGGER IF EXISTS ingest_title_fts_insert",
+        "DROP TRIGGER IF EXISTS ingest_title_fts_delete",
+        "DROP TRIGGER IF EXISTS ingest_title_fts_update",
+        "DROP TABLE IF EXISTS ingest_title_fts",
         "DROP TRIGGER IF EXISTS ingest_page_fts_insert",
         "DROP TRIGGER IF EXISTS ingest_page_fts_delete",
         "DROP TRIGGER IF EXISTS ingest_page_fts_update",
         "DROP TABLE IF EXISTS ingest_page_terms",
         "DROP TABLE IF EXISTS ingest_page_fts",
     ],
-    "postgresql": ["DROP INDEX IF EXISTS ingest_page_search_vector", "ALTER TABLE ingest_page DROP COLUMN search_vector"],
+    "postgresql": [
+        "DROP INDEX IF EXISTS ingest_document_title_search",
+        "DROP INDEX IF EXISTS ingest_page_search_vector",
+        "ALTER TABLE ingest_page DROP COLUMN search_vector",
+    ],
 }
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 

@@ -314,6 +314,20 @@ def test_a_company_named_only_on_the_cover_lifts_its_filings_table_above_another
     assert {o.pk for o in others}  # four filings searched
 
 
+def test_a_documents_title_is_part_of_its_evidence(reader: Any) -> None:
+    collection = CollectionFactory(readers=[reader])
+    body = ["Contents.", "Seals are checked monthly and replaced every two years."]
+    indexed_document(collection, "manuals/borealis-valve.pdf", body)
+    kestrel = indexed_document(collection, "manuals/kestrel-pump.pdf", body)
+    indexed_document(collection, "manuals/cobalt-fan.pdf", body)
+
+    hits = chunks_search(
+        user=reader, query="How often are the Kestrel pump seals replaced?", k=3, method=Method.LEXICAL
+    )
+
+    assert (hits[0].document, hits[0].page) == (kestrel, 2)  # the same page text everywhere: the title decides
+
+
 def test_a_page_that_holds_the_questions_words_outranks_a_closer_paraphrase(reader: Any) -> None:
     """The fusion follows the leg whose best page stands out: here the words. A fixed small weight
     on the lexical leg (the previous default) ranked the paraphrase first."""
@@ -403,4 +417,9 @@ def test_the_stored_pages_are_what_the_full_text_index_counts(reader: Any) -> No
     assert words[page_two.pk] == 4 and lexical.scope_statistics(scope).pages == 2
     assert lexical.pages_containing_all(lexical.parse_query('"bolt tc 4410"').required, scope) == {
         document.pages.get(number=1).pk
+    }
+    assert lexical.titles_containing(lexical.parse_query("BOLTS pdf anchor"), scope) == {
+        ("bolts",): {document.pk},
+        ("pdf",): {document.pk},
+        ("anchor",): set(),
     }

@@ -76,10 +76,11 @@ def test_documents_ingested_before_pages_get_them_from_their_chunks_and_are_sear
 
 def test_the_full_text_triggers_survive_every_migration(db: Any) -> None:
     """SQLite rebuilds a table for many schema changes and drops its triggers with it: a later
-    migration of `Page` that did so would silently stop the full-text index."""
+    migration of `Page` or `Document` that did so would silently stop the full-text indexes."""
     assert connection.vendor == "sqlite"
     with connection.cursor() as cursor:
         cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
         triggers = {name for (name,) in cursor.fetchall()}
-    assert {f"ingest_page_fts_{event}" for event in ("insert", "delete", "update")} <= triggers
+    for index in ("page", "title"):
+        assert {f"ingest_{index}_fts_{event}" for event in ("insert", "delete", "update")} <= triggers
     assert not {t for t in triggers if t.startswith(("ingest_chunk_fts", "ingest_document_fts"))}  # gone with 0006
