@@ -86,11 +86,29 @@ def env_list(name: str, default: str) -> list[str]:
 
 
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = env_str("SECRET_KEY", "insecure-development-key-only-used-with-debug" if DEBUG else None)
+VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var"))).resolve()
+
+
+def _secret_key() -> str:
+    """SECRET_KEY or SECRET_KEY_FILE; else the key `make run` generated in VAR_DIR on its first
+    start (so `manage.py` commands in another shell use the same one); else, with DEBUG only, a
+    development key; else fail."""
+    if os.environ.get("SECRET_KEY") or os.environ.get("SECRET_KEY_FILE"):
+        return env_str("SECRET_KEY")
+    generated = VAR_DIR / "secret_key"
+    if generated.is_file() and generated.stat().st_size:
+        return generated.read_text(encoding="utf-8").strip()
+    if DEBUG:
+        return "insecure-development-key-only-used-with-debug"
+    raise ImproperlyConfigured(
+        f"The environment variable SECRET_KEY is required (or SECRET_KEY_FILE, or {generated}, which "
+        "`make run` writes on its first start)."
+    )
+
+
+SECRET_KEY = _secret_key()
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "http://127.0.0.1,http://localhost")
-
-VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var"))).resolve()
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -32,6 +32,17 @@ def test_a_secret_key_is_required_outside_debug() -> None:
     assert "SECRET_KEY is required" in completed.stderr
 
 
+def test_the_key_make_run_generated_is_used_when_no_secret_key_is_set(tmp_path: Path) -> None:
+    (tmp_path / "secret_key").write_text("generated-by-make-run\n")
+    script = "from django.conf import settings; print(settings.SECRET_KEY)"
+    env = {"DJANGO_SETTINGS_MODULE": "docanalyst.settings", "PATH": "/usr/bin:/bin", "VAR_DIR": str(tmp_path)}
+
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, env=env)
+
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == "generated-by-make-run"  # a new shell's manage.py finds make run's key
+
+
 def test_a_secret_key_can_come_from_a_file(tmp_path: Path) -> None:
     secret = tmp_path / "secret"
     secret.write_text("from-a-file\n")
