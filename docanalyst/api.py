@@ -22,6 +22,7 @@ from docanalyst import selectors as read_selectors
 from docanalyst.forms import SearchForm
 from docanalyst.services import answers
 from docanalyst.services.search import FILE_TYPES, Method, chunks_search
+from docanalyst.validation import IdField
 
 
 def page_url(document_id: int, page: int | None, chunk_id: int | None = None) -> str:
@@ -134,8 +135,8 @@ class SearchApi(APIView):
 
 class AskRequestSerializer(serializers.Serializer[Any]):
     question = serializers.CharField(max_length=2000)
-    conversation = serializers.IntegerField(required=False, help_text="Ask a follow-up in this conversation.")
-    collections = serializers.ListField(child=serializers.IntegerField(), required=False)
+    conversation = IdField(required=False, help_text="Ask a follow-up in this conversation.")
+    collections = serializers.ListField(child=IdField(), required=False, max_length=1000)
     filters = serializers.DictField(
         required=False,
         help_text="The search filters (`document`, `type`, `folder`, `from`, `to`, `versions`), as for /search.",

@@ -35,6 +35,7 @@ from docanalyst.roles import is_compliance_officer
 from docanalyst.selection import documents_selected
 from docanalyst.services import comparisons, extractions, summaries
 from docanalyst.services.work import WorkNotPossible
+from docanalyst.validation import IdField
 
 TABLE_FORMATS = tuple(FORMATS)
 TEXT_FORMATS = ("pdf", "docx", "md")
@@ -78,8 +79,8 @@ def _refusal(exc: Exception) -> Response:
 
 
 class SelectionSerializer(serializers.Serializer[Any]):
-    documents = serializers.ListField(child=serializers.IntegerField(), required=False, default=list, max_length=2000)
-    collection = serializers.IntegerField(required=False, help_text="Every latest ready document of a collection…")
+    documents = serializers.ListField(child=IdField(), required=False, default=list, max_length=2000)
+    collection = IdField(required=False, help_text="Every latest ready document of a collection…")
     folder = serializers.CharField(required=False, allow_blank=True, help_text="…or of one folder of it.")
 
 
@@ -149,8 +150,8 @@ def comparison_payload(comparison: Any) -> dict[str, Any]:
 
 
 class ComparisonRequestSerializer(serializers.Serializer[Any]):
-    left = serializers.IntegerField(help_text="The earlier document (or version).")
-    right = serializers.IntegerField(help_text="The later document (or version).")
+    left = IdField(help_text="The earlier document (or version).")
+    right = IdField(help_text="The later document (or version).")
 
 
 class ComparisonListCreateApi(APIView):
@@ -280,7 +281,7 @@ def run_payload(run: ExtractionRun, with_values: bool = True) -> dict[str, Any]:
 
 
 class ExtractionRequestSerializer(SelectionSerializer):
-    template = serializers.IntegerField()
+    template = IdField()
 
 
 class ExtractionListCreateApi(APIView):

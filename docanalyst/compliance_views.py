@@ -28,6 +28,7 @@ from docanalyst.roles import is_compliance_officer
 from docanalyst.selection import documents_selected
 from docanalyst.services import comparisons, extractions, reports, summaries
 from docanalyst.services.work import WorkNotPossible
+from docanalyst.validation import loads_bounded, parse_id
 from docanalyst.views import _rate_limited
 from ingest import selectors
 
@@ -38,13 +39,24 @@ def _summarize_rate(group: str, request: HtmxHttpRequest) -> str:
     return str(settings.RATE_LIMIT_SUMMARIZE)
 
 
+class BadInput(ValueError):
+    """A form value that is not what its field takes; the message names the field."""
+
+
 def _ids(request: HtmxHttpRequest, name: str) -> list[int]:
-    return [int(v) for v in request.POST.getlist(name) if v.strip().isdigit()]
+    found = []
+    for value in request.POST.getlist(name):
+        if value.strip():
+            number = parse_id(value)
+            if number is None:
+                raise BadInput(f"{name}: {value.strip()[:40]!r} is not an id.")
+            found.append(number)
+    return found
 
 
 def _optional_id(request: HtmxHttpRequest, name: str) -> int | None:
-    value = request.POST.get(name, "").strip()
-    return int(value) if value.isdigit() else None
+    ids = _ids(request, name)
+    return ids[0] if ids else None
 
 
 def _require_compliance(request: HtmxHttpRequest) -> None:
@@ -121,9 +133,11 @@ def summary_create_view(request: HtmxHttpRequest) -> HttpResponse:
     """A summary of the selected documents, or of a collection's folder; made in the worker."""
     if limited := _too_many(request):
         return limited
-    documents, _ = documents_selected(
-        request.user, _ids(request, "document"), _optional_id(request, "collection"), request.POST.get("folder")
-    )
+    try:
+        selected = _ids(request, "document"), _optional_id(request, "collection")
+    except BadInput as exc:
+        return _refused(request, str(exc))
+    documents, _ = documents_selected(request.user, *selected, request.POST.get("folder"))
     try:
         summary = summaries.summary_request(
             user=request.user, documents=documents, kind=request.POST.get("kind", Summary.Kind.EXECUTIVE)
@@ -149,7 +163,10 @@ def summary_detail_view(request: HtmxHttpRequest, summary_id: int) -> HttpRespon
 def comparison_create_view(request: HtmxHttpRequest) -> HttpResponse:
     if limited := _too_many(request):
         return limited
-    left_id, right_id = _optional_id(request, "left"), _optional_id(request, "right")
+    try:
+        left_id, right_id = _optional_id(request, "left"), _optional_id(request, "right")
+    except BadInput as exc:
+        return _refused(request, str(exc))
     if left_id is None or right_id is None:
         return _refused(request, "Choose the two documents to compare.")
     if left_id == right_id:
@@ -180,10 +197,13 @@ def extraction_create_view(request: HtmxHttpRequest) -> HttpResponse:
     _require_compliance(request)
     if limited := _too_many(request):
         return limited
-    documents, collection = documents_selected(
-        request.user, _ids(request, "document"), _optional_id(request, "collection"), request.POST.get("folder")
-    )
-    template = get_object_or_404(read_selectors.extraction_templates(), pk=_optional_id(request, "template") or 0)
+    try:
+        selected = _ids(request, "document"), _optional_id(request, "collection")
+        template_id = _optional_id(request, "template")
+    except BadInput as exc:
+        return _refused(request, str(exc))
+    documents, collection = documents_selected(request.user, *selected, request.POST.get("folder"))
+    template = get_object_or_404(read_selectors.extraction_templates(), pk=template_id or 0)
     try:
         run = extractions.extraction_request(
             user=request.user, template=template, documents=documents, collection=collection
@@ -241,7 +261,7 @@ def extraction_templates_view(request: HtmxHttpRequest) -> HttpResponse:
     error = ""
     if request.method == "POST":
         try:
-            schema = json.loads(request.POST.get("schema", ""))
+            schema = loads_bounded(request.POST.get("schema", ""))
             template = extractions.template_create(
                 user=request.user,
                 name=request.POST.get("name", ""),
@@ -250,6 +270,8 @@ def extraction_templates_view(request: HtmxHttpRequest) -> HttpResponse:
             )
         except json.JSONDecodeError as exc:
             error = f"The schema is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
+        except ValueError as exc:  # nested too deeply
+            error = f"schema: {exc}"
         except extractions.TemplateInvalid as exc:
             error = str(exc)
         else:

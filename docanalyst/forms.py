@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 
 from docanalyst.services.search import FILE_TYPES, MAX_K, Method, SearchFilters
+from docanalyst.validation import parse_id
 
 FILE_TYPE_LABELS = {
     "pdf": "PDF",
@@ -33,9 +34,10 @@ class IdListField(forms.Field):
                 part = part.strip()
                 if not part:
                     continue
-                if not part.isdigit():
-                    raise forms.ValidationError(f"{part!r} is not an id.")
-                ids.append(int(part))
+                number = parse_id(part)
+                if number is None:
+                    raise forms.ValidationError(f"{part[:40]!r} is not an id.")
+                ids.append(number)
         return ids
 
 

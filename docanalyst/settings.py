@@ -460,6 +460,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # JSON bodies nested deeper than docanalyst.validation.MAX_JSON_DEPTH are a 400, not a RecursionError.
+    "DEFAULT_PARSER_CLASSES": [
+        "docanalyst.validation.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     # ScopedRateThrottle scopes (AskApi, DocumentSummaryApi), per user.
     "DEFAULT_THROTTLE_RATES": {"ask": RATE_LIMIT_ASK, "summarize": RATE_LIMIT_SUMMARIZE},
 }

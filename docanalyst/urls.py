@@ -2,15 +2,18 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, JsonResponse
-from django.urls import include, path
+from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView
 
 from docanalyst import api as read_api
 from docanalyst import compliance_api, tokens
 from docanalyst import compliance_views as work_views
 from docanalyst import views as read_views
+from docanalyst.validation import IdConverter
 from ingest import api as ingest_api
 from ingest import views as ingest_views
+
+register_converter(IdConverter, "id")  # ids that fit the database; anything longer is a 404, not a 500
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -21,23 +24,23 @@ api_v1 = [
     path("schema", SpectacularAPIView.as_view(), name="api-schema"),
     path("collections", ingest_api.CollectionListApi.as_view(), name="api-collections"),
     path("documents", ingest_api.DocumentListCreateApi.as_view(), name="api-documents"),
-    path("documents/<int:document_id>", ingest_api.DocumentDetailApi.as_view(), name="api-document"),
-    path("documents/<int:document_id>/retry", ingest_api.DocumentRetryApi.as_view(), name="api-document-retry"),
+    path("documents/<id:document_id>", ingest_api.DocumentDetailApi.as_view(), name="api-document"),
+    path("documents/<id:document_id>/retry", ingest_api.DocumentRetryApi.as_view(), name="api-document-retry"),
     path("batches", ingest_api.BatchListApi.as_view(), name="api-batches"),
-    path("batches/<int:batch_id>", ingest_api.BatchDetailApi.as_view(), name="api-batch"),
-    path("batches/<int:batch_id>/cancel", ingest_api.BatchCancelApi.as_view(), name="api-batch-cancel"),
-    path("batches/<int:batch_id>/retry", ingest_api.BatchRetryApi.as_view(), name="api-batch-retry"),
+    path("batches/<id:batch_id>", ingest_api.BatchDetailApi.as_view(), name="api-batch"),
+    path("batches/<id:batch_id>/cancel", ingest_api.BatchCancelApi.as_view(), name="api-batch-cancel"),
+    path("batches/<id:batch_id>/retry", ingest_api.BatchRetryApi.as_view(), name="api-batch-retry"),
     path("summaries", compliance_api.SummaryListCreateApi.as_view(), name="api-summaries"),
-    path("summaries/<int:summary_id>", compliance_api.SummaryDetailApi.as_view(), name="api-summary"),
+    path("summaries/<id:summary_id>", compliance_api.SummaryDetailApi.as_view(), name="api-summary"),
     path(
-        "summaries/<int:summary_id>/export.<str:fmt>",
+        "summaries/<id:summary_id>/export.<str:fmt>",
         compliance_api.SummaryExportApi.as_view(),
         name="api-summary-export",
     ),
     path("comparisons", compliance_api.ComparisonListCreateApi.as_view(), name="api-comparisons"),
-    path("comparisons/<int:comparison_id>", compliance_api.ComparisonDetailApi.as_view(), name="api-comparison"),
+    path("comparisons/<id:comparison_id>", compliance_api.ComparisonDetailApi.as_view(), name="api-comparison"),
     path(
-        "comparisons/<int:comparison_id>/export.<str:fmt>",
+        "comparisons/<id:comparison_id>/export.<str:fmt>",
         compliance_api.ComparisonExportApi.as_view(),
         name="api-comparison-export",
     ),
@@ -47,22 +50,22 @@ api_v1 = [
         name="api-extraction-templates",
     ),
     path("extractions", compliance_api.ExtractionListCreateApi.as_view(), name="api-extractions"),
-    path("extractions/<int:run_id>", compliance_api.ExtractionDetailApi.as_view(), name="api-extraction"),
+    path("extractions/<id:run_id>", compliance_api.ExtractionDetailApi.as_view(), name="api-extraction"),
     path(
-        "extractions/<int:run_id>/values/<int:value_id>/review",
+        "extractions/<id:run_id>/values/<id:value_id>/review",
         compliance_api.ExtractionReviewApi.as_view(),
         name="api-extraction-review",
     ),
     path(
-        "extractions/<int:run_id>/export.<str:fmt>",
+        "extractions/<id:run_id>/export.<str:fmt>",
         compliance_api.ExtractionExportApi.as_view(),
         name="api-extraction-export",
     ),
     path(
-        "answers/<int:answer_id>/export.<str:fmt>", compliance_api.AnswerExportApi.as_view(), name="api-answer-export"
+        "answers/<id:answer_id>/export.<str:fmt>", compliance_api.AnswerExportApi.as_view(), name="api-answer-export"
     ),
     path(
-        "conversations/<int:conversation_id>/export.<str:fmt>",
+        "conversations/<id:conversation_id>/export.<str:fmt>",
         compliance_api.ConversationExportApi.as_view(),
         name="api-conversation-export",
     ),
@@ -71,57 +74,57 @@ api_v1 = [
     path("conversations", read_api.ConversationListApi.as_view(), name="api-conversations"),
     path("tokens", tokens.TokenListCreateApi.as_view(), name="api-tokens"),
     path("tokens/<str:token_key>", tokens.TokenRevokeApi.as_view(), name="api-token"),
-    path("conversations/<int:conversation_id>", read_api.ConversationDetailApi.as_view(), name="api-conversation"),
+    path("conversations/<id:conversation_id>", read_api.ConversationDetailApi.as_view(), name="api-conversation"),
 ]
 
 urlpatterns = [
     path("", read_views.search_view, name="search"),
     path("ask/", read_views.ask_view, name="ask"),
-    path("conversations/<int:conversation_id>/", read_views.conversation_view, name="conversation"),
-    path("conversations/<int:conversation_id>/delete", read_views.conversation_delete_view, name="conversation-delete"),
-    path("answers/<int:answer_id>/", read_views.answer_turn_partial, name="answer-turn"),
-    path("answers/<int:answer_id>/stream", read_views.answer_stream_view, name="answer-stream"),
+    path("conversations/<id:conversation_id>/", read_views.conversation_view, name="conversation"),
+    path("conversations/<id:conversation_id>/delete", read_views.conversation_delete_view, name="conversation-delete"),
+    path("answers/<id:answer_id>/", read_views.answer_turn_partial, name="answer-turn"),
+    path("answers/<id:answer_id>/stream", read_views.answer_stream_view, name="answer-stream"),
     path("documents/", ingest_views.documents_view, name="documents"),
     path("documents/table", ingest_views.documents_table_partial, name="documents-table"),
-    path("documents/<int:document_id>/", ingest_views.document_detail_view, name="document-detail"),
-    path("documents/<int:document_id>/status", ingest_views.document_status_partial, name="document-status"),
-    path("documents/<int:document_id>/original", ingest_views.document_original, name="document-original"),
-    path("documents/<int:document_id>/delete", ingest_views.document_delete_view, name="document-delete"),
-    path("documents/<int:document_id>/retry", ingest_views.document_retry_view, name="document-retry"),
+    path("documents/<id:document_id>/", ingest_views.document_detail_view, name="document-detail"),
+    path("documents/<id:document_id>/status", ingest_views.document_status_partial, name="document-status"),
+    path("documents/<id:document_id>/original", ingest_views.document_original, name="document-original"),
+    path("documents/<id:document_id>/delete", ingest_views.document_delete_view, name="document-delete"),
+    path("documents/<id:document_id>/retry", ingest_views.document_retry_view, name="document-retry"),
     path("batches/", ingest_views.batches_view, name="batches"),
-    path("batches/<int:batch_id>/", ingest_views.batch_detail_view, name="batch-detail"),
-    path("batches/<int:batch_id>/progress", ingest_views.batch_progress_partial, name="batch-progress"),
-    path("batches/<int:batch_id>/cancel", ingest_views.batch_cancel_view, name="batch-cancel"),
-    path("batches/<int:batch_id>/retry", ingest_views.batch_retry_view, name="batch-retry"),
-    path("documents/<int:document_id>/page/<int:page>/", read_views.document_page_view, name="document-page"),
+    path("batches/<id:batch_id>/", ingest_views.batch_detail_view, name="batch-detail"),
+    path("batches/<id:batch_id>/progress", ingest_views.batch_progress_partial, name="batch-progress"),
+    path("batches/<id:batch_id>/cancel", ingest_views.batch_cancel_view, name="batch-cancel"),
+    path("batches/<id:batch_id>/retry", ingest_views.batch_retry_view, name="batch-retry"),
+    path("documents/<id:document_id>/page/<id:page>/", read_views.document_page_view, name="document-page"),
     path(
-        "documents/<int:document_id>/page/<int:page>/image.png",
+        "documents/<id:document_id>/page/<id:page>/image.png",
         read_views.document_page_image,
         name="document-page-image",
     ),
     path("compliance/", work_views.compliance_view, name="compliance"),
     path("summaries/new", work_views.summary_create_view, name="summary-create"),
-    path("summaries/<int:summary_id>/", work_views.summary_detail_view, name="summary-detail"),
-    path("summaries/<int:summary_id>/export.<str:fmt>", work_views.summary_export_view, name="summary-export"),
+    path("summaries/<id:summary_id>/", work_views.summary_detail_view, name="summary-detail"),
+    path("summaries/<id:summary_id>/export.<str:fmt>", work_views.summary_export_view, name="summary-export"),
     path("comparisons/new", work_views.comparison_create_view, name="comparison-create"),
-    path("comparisons/<int:comparison_id>/", work_views.comparison_detail_view, name="comparison-detail"),
+    path("comparisons/<id:comparison_id>/", work_views.comparison_detail_view, name="comparison-detail"),
     path(
-        "comparisons/<int:comparison_id>/export.<str:fmt>",
+        "comparisons/<id:comparison_id>/export.<str:fmt>",
         work_views.comparison_export_view,
         name="comparison-export",
     ),
     path("extractions/new", work_views.extraction_create_view, name="extraction-create"),
-    path("extractions/<int:run_id>/", work_views.extraction_detail_view, name="extraction-detail"),
+    path("extractions/<id:run_id>/", work_views.extraction_detail_view, name="extraction-detail"),
     path(
-        "extractions/<int:run_id>/values/<int:value_id>/review",
+        "extractions/<id:run_id>/values/<id:value_id>/review",
         work_views.extraction_review_view,
         name="extraction-review",
     ),
-    path("extractions/<int:run_id>/export.<str:fmt>", work_views.extraction_export_view, name="extraction-export"),
+    path("extractions/<id:run_id>/export.<str:fmt>", work_views.extraction_export_view, name="extraction-export"),
     path("extraction-templates/", work_views.extraction_templates_view, name="extraction-templates"),
-    path("answers/<int:answer_id>/export.<str:fmt>", work_views.answer_export_view, name="answer-export"),
+    path("answers/<id:answer_id>/export.<str:fmt>", work_views.answer_export_view, name="answer-export"),
     path(
-        "conversations/<int:conversation_id>/export.<str:fmt>",
+        "conversations/<id:conversation_id>/export.<str:fmt>",
         work_views.conversation_export_view,
         name="conversation-export",
     ),

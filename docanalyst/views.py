@@ -21,6 +21,7 @@ from docanalyst.http import HtmxHttpRequest
 from docanalyst.models import Conversation
 from docanalyst.services import answers, viewer
 from docanalyst.services.search import SearchFilters, chunks_search
+from docanalyst.validation import parse_id
 from ingest import selectors
 from ingest.models import Chunk
 
@@ -40,7 +41,7 @@ def _rate_limited(what: str, rate: str) -> HttpResponse:
 
 def _selected_collections(request: HtmxHttpRequest) -> list[int]:
     source = request.POST if request.method == "POST" else request.GET
-    return [int(c) for c in source.getlist("collection") if c.isdigit()]
+    return [n for c in source.getlist("collection") if (n := parse_id(c)) is not None]
 
 
 @login_required
@@ -70,7 +71,9 @@ def search_view(request: HtmxHttpRequest) -> HttpResponse:
     else:
         context["error"] = form.error_text()
     template = "docanalyst/_search_results.html" if request.htmx else "docanalyst/search.html"
-    return render(request, template, context)
+    # A full page with a bad filter is a 400; an htmx partial stays 200 so that htmx swaps the message in.
+    status = 400 if "error" in context and not request.htmx else 200
+    return render(request, template, context, status=status)
 
 
 def _conversation_context(request: HtmxHttpRequest, conversation: Conversation | None) -> dict[str, object]:
@@ -102,9 +105,12 @@ def ask_view(request: HtmxHttpRequest) -> HttpResponse:
     if getattr(request, "limited", False):
         return _rate_limited("questions", settings.RATE_LIMIT_ASK)
     conversation = None
-    conversation_id = request.POST.get("conversation", "")
-    if conversation_id.isdigit():
-        conversation = get_object_or_404(read_selectors.conversations_of(request.user), pk=int(conversation_id))
+    conversation_id = request.POST.get("conversation", "").strip()
+    if conversation_id:
+        number = parse_id(conversation_id)
+        if number is None:
+            return _turn_error(request, f"conversation: {conversation_id[:40]!r} is not an id.")
+        conversation = get_object_or_404(read_selectors.conversations_of(request.user), pk=number)
     form = SearchForm(request.POST)
     if not form.is_valid():
         return _turn_error(request, form.error_text())
@@ -164,7 +170,7 @@ def document_page_view(request: HtmxHttpRequest, document_id: int, page: int) ->
         "document": document,
         "page": page,
         "chunks": chunks,
-        "cited_chunk_id": int(cited) if cited.isdigit() else None,
+        "cited_chunk_id": parse_id(cited) if cited else None,
         "previous_page": page - 1 if page > 1 else None,
         "next_page": page + 1 if document.page_count and page < document.page_count else None,
     }
@@ -179,7 +185,8 @@ def document_page_image(request: HtmxHttpRequest, document_id: int, page: int) -
     if not document.is_pdf:
         raise Http404("Only PDF pages are rendered.")
     cited = request.GET.get("chunk", "")
-    chunk = Chunk.objects.filter(document=document, pk=int(cited)).first() if cited.isdigit() else None
+    cited_id = parse_id(cited) if cited else None
+    chunk = Chunk.objects.filter(document=document, pk=cited_id).first() if cited_id else None
     try:
         path = Path(document.file.path)
         boxes = viewer.passage_boxes(path, page, chunk.text) if chunk else []

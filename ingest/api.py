@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from audit.services import audit_record
 from docanalyst.roles import is_admin
+from docanalyst.validation import parse_id
 from ingest import selectors, services, uploads
 from ingest.models import Batch, Collection, Document
 
@@ -71,8 +72,11 @@ def resolve_collection(user: Any, value: str | None) -> Collection:
     create collections), or the default collection. Raises `PermissionDenied` (403) otherwise;
     a collection the user may not read answers as if it did not exist: 404 by id, and by name
     (or as the default) the same 403 as a name nobody has created."""
-    if value and value.isdigit():
-        collection = get_object_or_404(selectors.collections_readable_by(user), pk=int(value))
+    if value and value.strip().isdigit():
+        number = parse_id(value)
+        if number is None:
+            raise ValidationError(f"collection: {value.strip()[:40]!r} is not a collection id.")
+        collection = get_object_or_404(selectors.collections_readable_by(user), pk=number)
     else:
         name = value.strip() if value else services.DEFAULT_COLLECTION_NAME
         readable = selectors.collections_readable_by(user).filter(name=name).first()
@@ -197,8 +201,8 @@ class DocumentListCreateApi(APIView):
         files = request.FILES.getlist("file")
         serializer = UploadSerializer(data={"file": files, "collection": request.POST.get("collection", "")})
         serializer.is_valid(raise_exception=True)
-        collection = resolve_collection(request.user, serializer.validated_data.get("collection"))
         try:
+            collection = resolve_collection(request.user, serializer.validated_data.get("collection"))
             batch = uploads.batch_create_from_uploads(collection=collection, files=files, user=request.user)
         except ValidationError as exc:
             return Response({"detail": " ".join(exc.messages)}, status=status.HTTP_400_BAD_REQUEST)
