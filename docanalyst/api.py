@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 
 from audit.services import audit_record
 from docanalyst import selectors as read_selectors
-from docanalyst.forms import SearchForm
+from docanalyst.forms import PARAMETERS, SearchForm
 from docanalyst.services import answers
 from docanalyst.services.search import FILE_TYPES, Method, chunks_search
 from docanalyst.validation import IdField
@@ -100,6 +100,12 @@ class SearchApi(APIView):
         ),
     )
     def get(self, request: Request) -> Response:
+        unknown = sorted(set(request.query_params) - {*PARAMETERS, "format"})
+        if unknown:
+            return Response(
+                {"detail": f"{unknown[0]}: unknown parameter; known: {', '.join(PARAMETERS)}."},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
         form = SearchForm(request.query_params)
         if not form.is_valid():
             return Response({"detail": form.error_text()}, status=status.HTTP_400_BAD_REQUEST)

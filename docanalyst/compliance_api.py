@@ -34,6 +34,7 @@ from docanalyst.models import ExtractionRun, ExtractionTemplate, ExtractionValue
 from docanalyst.roles import is_compliance_officer
 from docanalyst.selection import documents_selected
 from docanalyst.services import comparisons, extractions, summaries
+from docanalyst.services.extractions import MAX_REVIEW_COMMENT
 from docanalyst.services.work import WorkNotPossible
 from docanalyst.validation import IdField
 
@@ -326,8 +327,18 @@ class ExtractionDetailApi(APIView):
 
 class ReviewSerializer(serializers.Serializer[Any]):
     action = serializers.ChoiceField(choices=[ExtractionValue.Review.APPROVED, ExtractionValue.Review.CORRECTED])
-    value = serializers.CharField(required=False, allow_blank=True, default="", help_text="The corrected value.")
-    comment = serializers.CharField(required=False, allow_blank=True, default="")
+    value = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=10_000,
+        help_text='The corrected value (required with "corrected"; "" confirms the value is absent).',
+    )
+    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=MAX_REVIEW_COMMENT)
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        if data["action"] == ExtractionValue.Review.CORRECTED and "value" not in data:
+            raise serializers.ValidationError({"value": 'A correction needs a value ("" confirms it is absent).'})
+        return {**data, "value": data.get("value", "")}
 
 
 class ExtractionReviewApi(APIView):

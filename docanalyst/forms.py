@@ -41,6 +41,23 @@ class IdListField(forms.Field):
         return ids
 
 
+class StrictBooleanField(forms.Field):
+    """true/false (also 1/0, yes/no, on/off); anything else is an error, not silently true."""
+
+    TRUE, FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off", "")
+
+    def to_python(self, value: Any) -> bool:
+        text = str(value if value is not None else "").strip().lower()
+        if text in self.TRUE:
+            return True
+        if text in self.FALSE:
+            return False
+        raise forms.ValidationError(f"{str(value)[:40]!r} is not true or false.")
+
+
+PARAMETERS = ("q", "collection", "document", "type", "folder", "from", "to", "versions", "method", "k")
+
+
 class SearchForm(forms.Form):
     q = forms.CharField(required=False, max_length=2000, strip=True)
     collection = IdListField(required=False)
@@ -51,7 +68,7 @@ class SearchForm(forms.Form):
     folder = forms.CharField(required=False, max_length=1000, strip=True)
     date_from = forms.DateField(required=False, label="Uploaded from")
     date_to = forms.DateField(required=False, label="Uploaded until")
-    versions = forms.BooleanField(required=False, label="Include superseded versions")
+    versions = StrictBooleanField(required=False, label="Include superseded versions")
     method = forms.ChoiceField(required=False, choices=[(m.value, m.value) for m in Method])
     k = forms.IntegerField(required=False, min_value=1, max_value=MAX_K)
 

@@ -100,6 +100,10 @@ def document_register(
             size_bytes=size,
             reason=f"The file is larger than the {settings.UPLOAD_MAX_BYTES}-byte upload limit.",
         )
+    if size == 0:  # before the duplicate check: every empty file has the same hash
+        return BatchMember.objects.create(
+            batch=batch, path=path, outcome=Outcome.FAILED, size_bytes=0, reason="The file is empty (0 bytes)."
+        )
     stored = _store(source, name)
     collection = batch.collection
     with transaction.atomic():

@@ -121,3 +121,40 @@ def test_a_json_body_nested_50000_deep_is_a_400(officer: Any) -> None:
         assert "nested" in response.json()["detail"]
     shallow = api.post("/api/v1/ask", json.dumps({"question": [[["x"]]]}), content_type="application/json")
     assert shallow.status_code == 400 and "question" in shallow.json()  # parsed, then refused by the field
+
+
+def test_search_refuses_an_unknown_parameter_and_a_boolean_that_is_neither(officer: Any) -> None:
+    api = APIClient(raise_request_exception=False)
+    api.force_authenticate(officer)
+
+    unknown = api.get("/api/v1/search", {"q": "cap", "colection": "3"})
+    maybe = api.get("/api/v1/search", {"q": "cap", "versions": "maybe"})
+    fine = api.get("/api/v1/search", {"q": "cap", "versions": "true", "format": "json"})
+
+    assert unknown.status_code == 400 and "colection: unknown parameter" in unknown.json()["detail"]
+    assert maybe.status_code == 400 and "versions" in maybe.json()["detail"]
+    assert fine.status_code == 200
+
+
+def test_an_empty_file_is_refused_as_empty_not_recorded_as_a_duplicate_of_another(db: Any) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from ingest.models import BatchMember, Document
+
+    writer = UserFactory(roles=["admin"])
+    collection = CollectionFactory(writers=[writer])
+    api = APIClient(raise_request_exception=False)
+    api.force_authenticate(writer)
+    files = [SimpleUploadedFile("empty.txt", b""), SimpleUploadedFile("empty.pdf", b"")]
+
+    response = api.post("/api/v1/documents", {"file": files, "collection": str(collection.pk)}, format="multipart")
+
+    assert response.status_code == 202, response.content
+    members = list(
+        BatchMember.objects.filter(batch_id=response.json()["batch"]["id"]).values_list("path", "outcome", "reason")
+    )
+    assert sorted(members) == [
+        ("empty.pdf", "failed", "The file is empty (0 bytes)."),
+        ("empty.txt", "failed", "The file is empty (0 bytes)."),
+    ]
+    assert not Document.objects.exists()  # nothing refused is half-stored

@@ -42,6 +42,8 @@ CANDIDATES_PER_FIELD = 3
 MIN_SEMANTIC_SIMILARITY = 0.5
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
+MAX_REVIEW_COMMENT = 2000
+
 
 class TemplateInvalid(ValueError):
     pass
@@ -437,6 +439,8 @@ def extraction_value_review(
     *, user: User, value: ExtractionValue, action: str, corrected: str = "", comment: str = ""
 ) -> ExtractionValue:
     """Approve the value as found, or correct it; the history keeps every step with its author."""
+    if len(comment) > MAX_REVIEW_COMMENT:
+        raise TemplateInvalid(f"comment: at most {MAX_REVIEW_COMMENT} characters ({len(comment)} given).")
     spec = value.run.schema.get("properties", {}).get(value.field, {"type": "string"})
     previous = value.current_value
     if action == ExtractionValue.Review.APPROVED:
@@ -452,6 +456,6 @@ def extraction_value_review(
     with transaction.atomic():
         value.save()
         ExtractionReviewEntry.objects.create(
-            value=value, author=value.reviewed_by, action=action, previous=previous, new=new, comment=comment[:2000]
+            value=value, author=value.reviewed_by, action=action, previous=previous, new=new, comment=comment
         )
     return value

@@ -180,6 +180,16 @@ def test_a_reviewer_corrects_and_approves_values_and_the_review_is_kept_with_its
     exported = client.get(reverse("extraction-export", args=[run.pk, "csv"])).content.decode()
     assert "No automatic renewal" in exported and officer.get_username() in exported
 
+    # A correction without a value, or with a 100,000-character comment, is a 400 naming the field.
+    api = APIClient()
+    api.force_authenticate(officer)
+    review_url = reverse("api-extraction-review", args=[run.pk, law.pk])
+    no_value = api.post(review_url, {"action": "corrected"}, format="json")
+    long_comment = api.post(review_url, {"action": "approved", "comment": "x" * 100_000}, format="json")
+    assert no_value.status_code == long_comment.status_code == 400
+    assert "value" in no_value.json() and "comment" in long_comment.json()
+    assert ExtractionReviewEntry.objects.filter(value__run=run).count() == 2  # nothing refused is stored
+
 
 def test_extraction_and_its_review_are_for_compliance_officers(contracts: tuple[Document, Document]) -> None:
     old, _ = contracts
