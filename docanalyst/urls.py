@@ -6,7 +6,7 @@ from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView
 
 from docanalyst import api as read_api
-from docanalyst import compliance_api, tokens
+from docanalyst import compliance_api, dependencies, tokens
 from docanalyst import compliance_views as work_views
 from docanalyst import views as read_views
 from docanalyst.validation import IdConverter
@@ -17,7 +17,14 @@ register_converter(IdConverter, "id")  # ids that fit the database; anything lon
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
-    return JsonResponse({"status": "ok"})
+    """Each dependency's state; 503 when a required one is down (for load balancers and operators)."""
+    healthy, checks = dependencies.health()
+    return JsonResponse(
+        {"status": "ok" if healthy else "unavailable", "checks": checks}, status=200 if healthy else 503
+    )
+
+
+handler500 = "docanalyst.dependencies.server_error"  # a dependency that is down: 503 with the reason
 
 
 api_v1 = [
@@ -61,9 +68,7 @@ api_v1 = [
         compliance_api.ExtractionExportApi.as_view(),
         name="api-extraction-export",
     ),
-    path(
-        "answers/<id:answer_id>/export.<str:fmt>", compliance_api.AnswerExportApi.as_view(), name="api-answer-export"
-    ),
+    path("answers/<id:answer_id>/export.<str:fmt>", compliance_api.AnswerExportApi.as_view(), name="api-answer-export"),
     path(
         "conversations/<id:conversation_id>/export.<str:fmt>",
         compliance_api.ConversationExportApi.as_view(),

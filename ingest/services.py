@@ -63,9 +63,16 @@ def documents_create(
 
 
 def document_enqueue(document_id: int) -> None:
+    """Queue the document's parsing once its row is committed; while the broker is down it stays
+    queued, "waiting for the queue", and the sweep queues it when the broker answers again."""
+    from docanalyst.dependencies import WAITING_FOR_QUEUE, publish_after_commit
     from ingest.tasks import parse_document
 
-    transaction.on_commit(lambda: parse_document.delay(document_id))
+    publish_after_commit(
+        parse_document,
+        document_id,
+        on_unavailable=lambda: _update(document_id, [Status.QUEUED], stage=WAITING_FOR_QUEUE),
+    )
 
 
 # --- stage transitions ---------------------------------------------------------------------------
@@ -410,10 +417,18 @@ def documents_requeue_stalled() -> int:
     stopped (its worker died), and documents or archives waiting for long while their queue is
     empty (their message was lost, e.g. with a broker that keeps nothing on disk). The attempt cap
     in `document_claim` fails a document that keeps killing its worker."""
+    from docanalyst.dependencies import WAITING_FOR_QUEUE
     from ingest.tasks import embed_document, parse_document, unpack_archive
 
     stale = _stale_before()
     count = 0
+    # Queued while the broker was down: it answers now (this sweep came through it).
+    for document_id in Document.objects.filter(status=Status.QUEUED, stage=WAITING_FOR_QUEUE).values_list(
+        "pk", flat=True
+    ):
+        if _update(document_id, [Status.QUEUED], stage="queued"):
+            parse_document.delay(document_id)
+            count += 1
     working = Document.objects.filter(updated_at__lt=stale).filter(
         Q(status=Status.PARSING) | (Q(status=Status.EMBEDDING) & ~Q(stage=EMBED_QUEUED))
     )

@@ -9,7 +9,6 @@ new version of that document.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import logging
 import shutil
@@ -199,6 +198,7 @@ def batch_create(
 ) -> Batch:
     """A batch from (path, file) pairs: plain files are registered at once, archives are queued
     for a worker to unpack."""
+    from docanalyst.dependencies import publish_after_commit
     from ingest.tasks import unpack_archive
 
     items = list(uploads)
@@ -225,7 +225,7 @@ def batch_create(
                     archive_file=str(spooled),
                 )
                 Batch.objects.filter(pk=batch.pk).update(pending_archives=F("pending_archives") + 1)
-                transaction.on_commit(functools.partial(unpack_archive.delay, member.pk))
+                publish_after_commit(unpack_archive, member.pk)  # broker down: the sweep queues it later
                 continue
             spooled.unlink()  # an Office file or other zip-based document: a plain document
             source.seek(0)

@@ -228,8 +228,15 @@ def answer_events(answer: Answer, request: Any = None) -> Iterator[dict[str, Any
         _finish(answer, status=Answer.Status.FAILED, error=str(exc))
         yield {"type": "error", "message": str(exc)}
     except Exception as exc:  # recorded on the row, never left `streaming`
-        logger.exception("answer %s failed", answer.pk)
-        message = f"The answer could not be produced ({type(exc).__name__}). Search still works; try again."
+        from docanalyst.dependencies import reason, unavailable
+
+        dependency = unavailable(exc)
+        if dependency is not None:
+            logger.warning("answer %s: %s unavailable: %s", answer.pk, dependency, exc)
+            message = reason(dependency)
+        else:
+            logger.exception("answer %s failed", answer.pk)
+            message = f"The answer could not be produced ({type(exc).__name__}). Search still works; try again."
         _finish(answer, status=Answer.Status.FAILED, error=message)
         yield {"type": "error", "message": message}
     except GeneratorExit:  # the reader went away mid-stream (a finished answer stays finished)

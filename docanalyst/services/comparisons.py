@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 
 from docanalyst import prompts
 from docanalyst.backends.embedder import get_embedder
@@ -22,7 +21,7 @@ from docanalyst.models import Comparison
 from docanalyst.services.alignment import Row, SourceChunk, Unit, align, describe, material_changes, units_of
 from docanalyst.services.extractive import MAX_QUOTE_CHARS
 from docanalyst.services.summaries import not_a_citation
-from docanalyst.services.work import Progress, WorkNotPossible, documents_ready, sources_of, work_finish
+from docanalyst.services.work import Progress, WorkNotPossible, documents_ready, sources_of, work_finish, work_queue
 from ingest.models import Document
 from ingest.selectors import User
 
@@ -43,7 +42,7 @@ def comparison_request(*, user: User, left: Document, right: Document) -> Compar
         right=right,
         sources=sources_of([left, right]),
     )
-    transaction.on_commit(lambda: tasks.compare.delay(comparison.pk))
+    work_queue(tasks.compare, comparison)
     return comparison
 
 

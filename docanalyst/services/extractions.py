@@ -31,7 +31,7 @@ from docanalyst.models import ExtractionReviewEntry, ExtractionRun, ExtractionTe
 from docanalyst.services import extraction_rules as rules
 from docanalyst.services.extractive import MAX_QUOTE_CHARS, best_sentence_per_text, split_sentences
 from docanalyst.services.search import SearchFilters, SearchHit, chunks_search
-from docanalyst.services.work import Progress, WorkNotPossible, documents_ready, sources_of, work_finish
+from docanalyst.services.work import Progress, WorkNotPossible, documents_ready, sources_of, work_finish, work_queue
 from ingest.models import Collection, Document
 from ingest.selectors import User
 
@@ -115,7 +115,7 @@ def extraction_request(
         sources=sources_of(documents),
     )
     run.documents.set(documents)
-    transaction.on_commit(lambda: tasks.extract.delay(run.pk))
+    work_queue(tasks.extract, run)
     return run
 
 

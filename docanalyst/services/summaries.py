@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from django.conf import settings
-from django.db import transaction
 
 from docanalyst import prompts
 from docanalyst.backends.embedder import get_embedder
@@ -26,7 +25,7 @@ from docanalyst.backends.llm import OpenAICompatibleLLM, get_llm
 from docanalyst.backends.vectorstore import get_vector_store
 from docanalyst.models import Summary
 from docanalyst.services.extractive import MAX_QUOTE_CHARS, central_indices, split_sentences
-from docanalyst.services.work import Progress, WorkNotPossible, documents_ready, sources_of, work_finish
+from docanalyst.services.work import Progress, WorkNotPossible, documents_ready, sources_of, work_finish, work_queue
 from ingest.models import Chunk, Document
 from ingest.selectors import User
 
@@ -107,7 +106,7 @@ def summary_request(*, user: User, documents: Sequence[Document], kind: str = Su
         sources=sources_of(documents),
     )
     summary.documents.set(documents)
-    transaction.on_commit(lambda: tasks.summarize.delay(summary.pk))
+    work_queue(tasks.summarize, summary)
     return summary
 
 

@@ -145,15 +145,36 @@ def work_fail(model: type[WorkRecord], pk: int, reason: str) -> None:
     logger.warning("%s %s failed: %s", model.__name__, pk, reason)
 
 
+def work_queue(task: Any, record: WorkRecord) -> None:
+    """Queue a record's task once it is committed; while the broker is down the record stays
+    queued, "waiting for the queue", and the next sweep queues it."""
+    from docanalyst.dependencies import WAITING_FOR_QUEUE, publish_after_commit
+
+    model, pk = type(record), record.pk
+    publish_after_commit(
+        task,
+        pk,
+        on_unavailable=lambda: model._default_manager.filter(pk=pk, status=WorkStatus.QUEUED).update(
+            stage=WAITING_FOR_QUEUE
+        ),
+    )
+
+
 def work_requeue_stalled() -> int:
     """Queue again records whose worker died (a `running` row that stopped moving) or whose message
     was lost (a `queued` row left waiting); the attempt cap ends a record that keeps failing."""
     from docanalyst import tasks
+    from docanalyst.dependencies import WAITING_FOR_QUEUE
     from docanalyst.models import Comparison, ExtractionRun, Summary
 
     stale = timezone.now() - timedelta(seconds=settings.WORK_STALL_SECONDS)
     count = 0
     for model, task in ((Summary, tasks.summarize), (Comparison, tasks.compare), (ExtractionRun, tasks.extract)):
+        waiting = model._default_manager.filter(status=WorkStatus.QUEUED, stage=WAITING_FOR_QUEUE)
+        for pk in waiting.values_list("pk", flat=True):  # queued while the broker was down; it is back
+            if model._default_manager.filter(pk=pk, stage=WAITING_FOR_QUEUE).update(stage="queued"):
+                task.delay(pk)
+                count += 1
         stalled = model._default_manager.filter(
             status__in=[WorkStatus.QUEUED, WorkStatus.RUNNING], updated_at__lt=stale
         )

@@ -12,7 +12,15 @@ import pytest
 
 from ingest import uploads
 from ingest.models import Batch, Document
-from tests.conftest import FAST_RECOVERY, ServiceProcess, Worker, wait_until
+from tests.conftest import (
+    FAST_RECOVERY,
+    RUN_DIR,
+    VENV_BIN,
+    ServiceProcess,
+    Worker,
+    _database_url_for_children,
+    wait_until,
+)
 from tests.documents import FILLER, make_pdf, upload
 from tests.factories import CollectionFactory, UserFactory
 
@@ -61,6 +69,44 @@ def test_a_worker_killed_mid_document_is_replaced_and_the_document_ends_ready_on
 
     document.refresh_from_db()
     assert document.attempts <= 2
+    assert_exactly_one_set_of_chunks(document, vector_store)
+
+
+def test_a_document_whose_pool_process_is_killed_is_picked_up_again_within_30_seconds_by_default(
+    exclusive_stack: Any, vector_store: Any, tmp_path: Path
+) -> None:
+    """With the default heartbeat, stall and sweep settings (no FAST_RECOVERY): the pool process
+    working on the document is SIGKILLed; the worker's main process lives on and a new pool
+    process takes the document again once its heartbeat has expired."""
+    import time
+
+    import psutil
+
+    batch, (document,) = batch_of(tmp_path, 1, pages=80)
+    worker = Worker("default-recovery", concurrency=1).start()  # the scheduler runs on its own, below
+    scheduler = ServiceProcess(
+        "default-recovery-beat",
+        [str(VENV_BIN / "celery"), "-A", "docanalyst", "beat", "--schedule", str(RUN_DIR / "recovery-beat-schedule")],
+        env={"DATABASE_URL": _database_url_for_children()},
+    ).start()
+    try:
+        wait_until(lambda: Document.objects.get(pk=document.pk).status == "parsing", 120, "parsing started")
+        assert worker.service.process is not None
+        (pool_process,) = psutil.Process(worker.service.process.pid).children()  # concurrency 1: one
+        killed_at = time.monotonic()
+        pool_process.send_signal(signal.SIGKILL)
+        wait_until(
+            lambda: Document.objects.get(pk=document.pk).attempts >= 2, 60, "the document picked up again", interval=0.2
+        )
+        recovered_in = time.monotonic() - killed_at
+        wait_until(lambda: all_ready(batch), 240, "document ready after the kill", interval=0.5)
+    finally:
+        scheduler.stop()
+        worker.stop()
+
+    assert recovered_in < 30, f"picked up again after {recovered_in:.1f} s"
+    document.refresh_from_db()
+    assert document.attempts == 2
     assert_exactly_one_set_of_chunks(document, vector_store)
 
 
