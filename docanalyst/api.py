@@ -18,11 +18,12 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from audit.services import audit_record
+from docanalyst import api_responses as R
 from docanalyst import selectors as read_selectors
 from docanalyst.forms import PARAMETERS, SearchForm
 from docanalyst.services import answers
-from docanalyst.services.search import FILE_TYPES, Method, chunks_search
-from docanalyst.validation import IdField
+from docanalyst.services.search import FILE_TYPES, MAX_K, Method, chunks_search
+from docanalyst.validation import MAX_ID, IdField
 
 
 def page_url(document_id: int, page: int | None, chunk_id: int | None = None) -> str:
@@ -57,19 +58,30 @@ def audit_search(request: Any, query: str, form: SearchForm, hits: list[Any]) ->
     )
 
 
+ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+# Text the forms take: no NUL character (Django refuses it), something besides spaces for a query.
+QUERY = {"type": "string", "maxLength": 2000, "pattern": "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"}
+TEXT_1000 = {"type": "string", "maxLength": 1000, "pattern": "^[^\\u0000]*$"}
+
+
 class SearchApi(APIView):
     @extend_schema(
         parameters=[
-            OpenApiParameter("q", str, required=True, description='Words, "exact phrases", part numbers.'),
-            OpenApiParameter("collection", int, many=True, required=False),
-            OpenApiParameter("document", int, many=True, required=False, description="Search inside these documents."),
+            OpenApiParameter(
+                "q",
+                QUERY,
+                required=True,
+                description='Words, "exact phrases", part numbers (at most 2,000 characters).',
+            ),
+            OpenApiParameter("collection", ID, many=True, required=False),
+            OpenApiParameter("document", ID, many=True, required=False, description="Search inside these documents."),
             OpenApiParameter("type", str, many=True, required=False, enum=list(FILE_TYPES)),
-            OpenApiParameter("folder", str, required=False, description="Folder path inside the collection."),
+            OpenApiParameter("folder", TEXT_1000, required=False, description="Folder path inside the collection."),
             OpenApiParameter("from", OpenApiTypes.DATE, required=False, description="Uploaded on or after."),
             OpenApiParameter("to", OpenApiTypes.DATE, required=False, description="Uploaded on or before."),
             OpenApiParameter("versions", bool, required=False, description="Include superseded versions."),
             OpenApiParameter("method", str, required=False, enum=[m.value for m in Method]),
-            OpenApiParameter("k", int, required=False),
+            OpenApiParameter("k", {"type": "integer", "minimum": 1, "maximum": MAX_K}, required=False),
         ],
         responses=inline_serializer(
             "SearchResults",
@@ -195,19 +207,22 @@ class AskApi(APIView):
 
     @extend_schema(
         request=AskRequestSerializer,
-        responses=inline_serializer(
-            "AskResult",
-            {
-                "answer_id": serializers.IntegerField(),
-                "conversation_id": serializers.IntegerField(),
-                "answer": serializers.CharField(),
-                "supported": serializers.BooleanField(),
-                "backend": serializers.CharField(),
-                "model": serializers.CharField(),
-                "citations": CitationSerializer(many=True),
-                "closest": CitationSerializer(many=True),
+        responses={
+            (200, "application/json"): R.AnswerResponse,
+            (200, "text/event-stream"): {
+                "type": "object",
+                "description": "One server-sent event: `delta` (text so far), then `done` (the answer as "
+                "JSON in `data`, as without streaming) or `error`.",
+                "properties": {
+                    "event": {"type": "string", "enum": ["delta", "done", "error"]},
+                    "data": {"type": "string", "description": "JSON"},
+                },
+                "required": ["event", "data"],
             },
-        ),
+            (503, "application/json"): inline_serializer(
+                "AskFailed", {"detail": serializers.CharField(), "answer_id": serializers.IntegerField()}
+            ),
+        },
         description="Asks in a new conversation, or in `conversation` as a follow-up. With `stream: true` "
         "the answer arrives as server-sent events: `delta` events with text, then one `done` event "
         "(answer, citations, closest passages) or one `error` event.",
@@ -240,6 +255,7 @@ class AskApi(APIView):
 
 
 class ConversationListApi(APIView):
+    @extend_schema(responses=R.ConversationListResponse, operation_id="conversations_list")
     def get(self, request: Request) -> Response:
         conversations = read_selectors.conversations_of(request.user)[:200]
         return Response(
@@ -258,6 +274,7 @@ class ConversationListApi(APIView):
 
 
 class ConversationDetailApi(APIView):
+    @extend_schema(responses=R.ConversationResponse)
     def get(self, request: Request, conversation_id: int) -> Response:
         conversation = get_object_or_404(read_selectors.conversations_of(request.user), pk=conversation_id)
         turns = [
@@ -265,6 +282,7 @@ class ConversationDetailApi(APIView):
         ]
         return Response({"id": conversation.pk, "title": conversation.title, "turns": turns})
 
+    @extend_schema(responses={204: None})
     def delete(self, request: Request, conversation_id: int) -> Response:
         conversation = get_object_or_404(read_selectors.conversations_of(request.user), pk=conversation_id)
         conversation.delete()

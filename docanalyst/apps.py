@@ -9,6 +9,7 @@ class DocAnalystConfig(AppConfig):
         from django.contrib.auth import get_user_model
         from django.db.models.signals import m2m_changed, post_migrate
 
+        import docanalyst.schema  # noqa: F401 - registers the schema's Bearer scheme
         from docanalyst.roles import sync_staff_flag
         from docanalyst.services.extractions import builtin_templates_sync
 

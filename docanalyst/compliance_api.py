@@ -18,6 +18,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from audit.services import audit_record
+from docanalyst import api_responses as R
 from docanalyst import selectors as read_selectors
 from docanalyst.api import citations_with_urls
 from docanalyst.compliance_views import (
@@ -99,13 +100,18 @@ class SummaryListCreateApi(APIView):
     def get_throttles(self) -> list[Any]:
         return [ScopedRateThrottle()] if self.request.method == "POST" else []
 
+    @extend_schema(responses=R.SummaryListResponse, operation_id="summaries_list")
     def get(self, request: Request) -> Response:
         records = read_selectors.work_records_checked(
             request.user, read_selectors.summaries_visible_to(request.user)[:200]
         )
         return Response({"summaries": [summary_payload(s) for s in records]})
 
-    @extend_schema(request=SummaryRequestSerializer, description="Queues a summary; poll it until `done`.")
+    @extend_schema(
+        request=SummaryRequestSerializer,
+        responses={202: R.SummaryResponse},
+        description="Queues a summary; poll it until `done`.",
+    )
     def post(self, request: Request) -> Response:
         serializer = SummaryRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -121,6 +127,7 @@ class SummaryListCreateApi(APIView):
 
 
 class SummaryDetailApi(APIView):
+    @extend_schema(responses=R.SummaryResponse)
     def get(self, request: Request, summary_id: int) -> Response:
         summary = read_selectors.work_record_get(
             request.user, read_selectors.summaries_visible_to(request.user), summary_id
@@ -161,13 +168,18 @@ class ComparisonListCreateApi(APIView):
     def get_throttles(self) -> list[Any]:
         return [ScopedRateThrottle()] if self.request.method == "POST" else []
 
+    @extend_schema(responses=R.ComparisonListResponse, operation_id="comparisons_list")
     def get(self, request: Request) -> Response:
         records = read_selectors.work_records_checked(
             request.user, read_selectors.comparisons_visible_to(request.user)[:200]
         )
         return Response({"comparisons": [comparison_payload(c) for c in records]})
 
-    @extend_schema(request=ComparisonRequestSerializer, description="Queues a comparison; poll it until `done`.")
+    @extend_schema(
+        request=ComparisonRequestSerializer,
+        responses={202: R.ComparisonResponse},
+        description="Queues a comparison; poll it until `done`.",
+    )
     def post(self, request: Request) -> Response:
         serializer = ComparisonRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -184,6 +196,7 @@ class ComparisonListCreateApi(APIView):
 
 
 class ComparisonDetailApi(APIView):
+    @extend_schema(responses=R.ComparisonResponse)
     def get(self, request: Request, comparison_id: int) -> Response:
         comparison = read_selectors.work_record_get(
             request.user, read_selectors.comparisons_visible_to(request.user), comparison_id
@@ -216,17 +229,22 @@ def template_payload(template: ExtractionTemplate) -> dict[str, Any]:
 
 
 class TemplateRequestSerializer(serializers.Serializer[Any]):
-    name = serializers.CharField(max_length=100)
-    description = serializers.CharField(required=False, allow_blank=True, default="")
-    schema = serializers.JSONField()
+    name = serializers.RegexField(
+        r"^[\w.-](?:[\w .-]{0,98}[\w.-])?$",
+        max_length=100,
+        help_text="1 to 100 letters, digits, spaces, dots, dashes or underscores.",
+    )
+    description = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    schema = serializers.DictField(help_text="A flat JSON schema: strings, numbers, yes/no, lists of strings.")
 
 
 class ExtractionTemplateListCreateApi(APIView):
+    @extend_schema(responses=R.TemplateListResponse, operation_id="extraction_templates_list")
     def get(self, request: Request) -> Response:
         _compliance_only(request)
         return Response({"templates": [template_payload(t) for t in read_selectors.extraction_templates()]})
 
-    @extend_schema(request=TemplateRequestSerializer)
+    @extend_schema(request=TemplateRequestSerializer, responses={201: R.TemplateResponse})
     def post(self, request: Request) -> Response:
         _compliance_only(request)
         serializer = TemplateRequestSerializer(data=request.data)
@@ -291,6 +309,7 @@ class ExtractionListCreateApi(APIView):
     def get_throttles(self) -> list[Any]:
         return [ScopedRateThrottle()] if self.request.method == "POST" else []
 
+    @extend_schema(responses=R.ExtractionListResponse, operation_id="extractions_list")
     def get(self, request: Request) -> Response:
         _compliance_only(request)
         runs = read_selectors.work_records_checked(
@@ -298,7 +317,11 @@ class ExtractionListCreateApi(APIView):
         )
         return Response({"extractions": [run_payload(r, with_values=False) for r in runs]})
 
-    @extend_schema(request=ExtractionRequestSerializer, description="Queues an extraction; poll it until `done`.")
+    @extend_schema(
+        request=ExtractionRequestSerializer,
+        responses={202: R.ExtractionResponse},
+        description="Queues an extraction; poll it until `done`.",
+    )
     def post(self, request: Request) -> Response:
         _compliance_only(request)
         serializer = ExtractionRequestSerializer(data=request.data)
@@ -321,6 +344,7 @@ def _run(request: Request, run_id: int) -> ExtractionRun:
 
 
 class ExtractionDetailApi(APIView):
+    @extend_schema(responses=R.ExtractionResponse)
     def get(self, request: Request, run_id: int) -> Response:
         return Response(run_payload(_run(request, run_id)))
 
@@ -342,7 +366,7 @@ class ReviewSerializer(serializers.Serializer[Any]):
 
 
 class ExtractionReviewApi(APIView):
-    @extend_schema(request=ReviewSerializer)
+    @extend_schema(request=ReviewSerializer, responses=R.ExtractedValueResponse)
     def post(self, request: Request, run_id: int, value_id: int) -> Response:
         run = _run(request, run_id)
         value = get_object_or_404(ExtractionValue.objects.filter(run=run), pk=value_id)

@@ -477,12 +477,9 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     # A dependency that is down is a 503 with a readable JSON reason (docanalyst.dependencies).
     "EXCEPTION_HANDLER": "docanalyst.dependencies.api_exception_handler",
-    # JSON bodies nested deeper than docanalyst.validation.MAX_JSON_DEPTH are a 400, not a RecursionError.
-    "DEFAULT_PARSER_CLASSES": [
-        "docanalyst.validation.BoundedJSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # JSON bodies (uploads alone are multipart, in their own view); nested deeper than
+    # docanalyst.validation.MAX_JSON_DEPTH they are a 400, not a RecursionError. Anything else: 415.
+    "DEFAULT_PARSER_CLASSES": ["docanalyst.validation.BoundedJSONParser"],
     # ScopedRateThrottle scopes (AskApi, DocumentSummaryApi), per user.
     "DEFAULT_THROTTLE_RATES": {"ask": RATE_LIMIT_ASK, "summarize": RATE_LIMIT_SUMMARIZE},
 }
@@ -496,6 +493,15 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Upload, search, ask and summarize documents. Authenticate with `Authorization: Bearer <token>`.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Path parameters as the URL converters take them (docanalyst.validation).
+    "PATH_CONVERTER_OVERRIDES": {
+        "id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+        "export": {"type": "string", "enum": ["pdf", "docx", "md", "csv", "xlsx"]},
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "docanalyst.schema.add_error_responses",
+    ],
 }
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")

@@ -13,11 +13,14 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
+from drf_spectacular.utils import extend_schema
 from knox.models import AuthToken
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from docanalyst import api_responses as R
 
 MAX_EXPIRY_DAYS = 3650
 
@@ -44,9 +47,11 @@ class TokenCreateSerializer(serializers.Serializer[Any]):
 
 
 class TokenListCreateApi(APIView):
+    @extend_schema(responses=R.TokenListResponse, operation_id="tokens_list")
     def get(self, request: Request) -> Response:
         return Response({"results": [token_payload(t) for t in tokens_of(request.user)]})
 
+    @extend_schema(request=TokenCreateSerializer, responses={201: R.TokenCreatedResponse})
     def post(self, request: Request) -> Response:
         serializer = TokenCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -55,6 +60,7 @@ class TokenListCreateApi(APIView):
 
 
 class TokenRevokeApi(APIView):
+    @extend_schema(responses={204: None})
     def delete(self, request: Request, token_key: str) -> Response:
         get_object_or_404(tokens_of(request.user), token_key=token_key).delete()
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -9,11 +9,12 @@ from docanalyst import api as read_api
 from docanalyst import compliance_api, dependencies, tokens
 from docanalyst import compliance_views as work_views
 from docanalyst import views as read_views
-from docanalyst.validation import IdConverter
+from docanalyst.validation import ExportFormatConverter, IdConverter
 from ingest import api as ingest_api
 from ingest import views as ingest_views
 
 register_converter(IdConverter, "id")  # ids that fit the database; anything longer is a 404, not a 500
+register_converter(ExportFormatConverter, "export")  # pdf, docx, md, csv, xlsx
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -25,6 +26,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 handler500 = "docanalyst.dependencies.server_error"  # a dependency that is down: 503 with the reason
+handler404 = "docanalyst.http.not_found"  # JSON under /api/
+handler400 = "docanalyst.http.bad_request"
+handler403 = "docanalyst.http.forbidden"
 
 
 api_v1 = [
@@ -40,14 +44,14 @@ api_v1 = [
     path("summaries", compliance_api.SummaryListCreateApi.as_view(), name="api-summaries"),
     path("summaries/<id:summary_id>", compliance_api.SummaryDetailApi.as_view(), name="api-summary"),
     path(
-        "summaries/<id:summary_id>/export.<str:fmt>",
+        "summaries/<id:summary_id>/export.<export:fmt>",
         compliance_api.SummaryExportApi.as_view(),
         name="api-summary-export",
     ),
     path("comparisons", compliance_api.ComparisonListCreateApi.as_view(), name="api-comparisons"),
     path("comparisons/<id:comparison_id>", compliance_api.ComparisonDetailApi.as_view(), name="api-comparison"),
     path(
-        "comparisons/<id:comparison_id>/export.<str:fmt>",
+        "comparisons/<id:comparison_id>/export.<export:fmt>",
         compliance_api.ComparisonExportApi.as_view(),
         name="api-comparison-export",
     ),
@@ -64,13 +68,15 @@ api_v1 = [
         name="api-extraction-review",
     ),
     path(
-        "extractions/<id:run_id>/export.<str:fmt>",
+        "extractions/<id:run_id>/export.<export:fmt>",
         compliance_api.ExtractionExportApi.as_view(),
         name="api-extraction-export",
     ),
-    path("answers/<id:answer_id>/export.<str:fmt>", compliance_api.AnswerExportApi.as_view(), name="api-answer-export"),
     path(
-        "conversations/<id:conversation_id>/export.<str:fmt>",
+        "answers/<id:answer_id>/export.<export:fmt>", compliance_api.AnswerExportApi.as_view(), name="api-answer-export"
+    ),
+    path(
+        "conversations/<id:conversation_id>/export.<export:fmt>",
         compliance_api.ConversationExportApi.as_view(),
         name="api-conversation-export",
     ),
@@ -110,11 +116,11 @@ urlpatterns = [
     path("compliance/", work_views.compliance_view, name="compliance"),
     path("summaries/new", work_views.summary_create_view, name="summary-create"),
     path("summaries/<id:summary_id>/", work_views.summary_detail_view, name="summary-detail"),
-    path("summaries/<id:summary_id>/export.<str:fmt>", work_views.summary_export_view, name="summary-export"),
+    path("summaries/<id:summary_id>/export.<export:fmt>", work_views.summary_export_view, name="summary-export"),
     path("comparisons/new", work_views.comparison_create_view, name="comparison-create"),
     path("comparisons/<id:comparison_id>/", work_views.comparison_detail_view, name="comparison-detail"),
     path(
-        "comparisons/<id:comparison_id>/export.<str:fmt>",
+        "comparisons/<id:comparison_id>/export.<export:fmt>",
         work_views.comparison_export_view,
         name="comparison-export",
     ),
@@ -125,11 +131,11 @@ urlpatterns = [
         work_views.extraction_review_view,
         name="extraction-review",
     ),
-    path("extractions/<id:run_id>/export.<str:fmt>", work_views.extraction_export_view, name="extraction-export"),
+    path("extractions/<id:run_id>/export.<export:fmt>", work_views.extraction_export_view, name="extraction-export"),
     path("extraction-templates/", work_views.extraction_templates_view, name="extraction-templates"),
-    path("answers/<id:answer_id>/export.<str:fmt>", work_views.answer_export_view, name="answer-export"),
+    path("answers/<id:answer_id>/export.<export:fmt>", work_views.answer_export_view, name="answer-export"),
     path(
-        "conversations/<id:conversation_id>/export.<str:fmt>",
+        "conversations/<id:conversation_id>/export.<export:fmt>",
         work_views.conversation_export_view,
         name="conversation-export",
     ),

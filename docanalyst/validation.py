@@ -45,6 +45,21 @@ class IdConverter:
         return str(value)
 
 
+EXPORT_FORMATS = ("pdf", "docx", "md", "csv", "xlsx")
+
+
+class ExportFormatConverter:
+    """`<export:fmt>`: one of the export formats (each export answers 404 to a format it lacks)."""
+
+    regex = "|".join(EXPORT_FORMATS)
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
 class IdField(serializers.IntegerField):
     """An id in a request body: a positive integer within MAX_ID (400 naming the field otherwise)."""
 

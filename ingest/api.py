@@ -33,6 +33,8 @@ class DocumentSerializer(serializers.ModelSerializer[Document]):
             "id",
             "title",
             "original_name",
+            "path",
+            "version",
             "collection",
             "collection_id",
             "status",
@@ -61,7 +63,7 @@ class CollectionSerializer(serializers.ModelSerializer[Collection]):
 
 
 class UploadSerializer(serializers.Serializer[None]):
-    file = serializers.ListField(child=serializers.FileField(allow_empty_file=True), allow_empty=False)
+    file = serializers.ListField(child=serializers.FileField(allow_empty_file=True), allow_empty=False, min_length=1)
     collection = serializers.CharField(
         required=False, allow_blank=True, help_text="Collection id or name (created if new)."
     )
@@ -131,7 +133,7 @@ class ManifestEntrySerializer(serializers.Serializer[Any]):
     outcome = serializers.CharField(
         help_text="ingested | processing | duplicate | failed | skipped | queued | unpacked"
     )
-    reason = serializers.CharField()
+    reason = serializers.CharField(allow_blank=True)
     document_id = serializers.IntegerField(allow_null=True)
     size_bytes = serializers.IntegerField()
 
@@ -167,17 +169,19 @@ def batch_payload(batch: Batch, manifest: bool = True) -> dict[str, Any]:
     return payload
 
 
-BATCH_SCHEMA = inline_serializer(
-    "Batch",
-    {
-        "id": serializers.IntegerField(),
-        "name": serializers.CharField(),
-        "collection": serializers.CharField(),
-        "error": serializers.CharField(),
-        "progress": BatchProgressSerializer(),
-        "manifest": ManifestEntrySerializer(many=True),
-    },
-)
+class BatchSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    collection = serializers.CharField()
+    collection_id = serializers.IntegerField()
+    error = serializers.CharField(allow_blank=True)
+    created_at = serializers.DateTimeField()
+    url = serializers.CharField()
+    progress = BatchProgressSerializer()
+    manifest = ManifestEntrySerializer(many=True, required=False, help_text="In the batch, not in the list.")
+
+
+BATCH_SCHEMA = BatchSerializer
 
 
 class DocumentListCreateApi(APIView):
@@ -242,7 +246,7 @@ class DocumentRetryApi(APIView):
 
 
 class BatchListApi(APIView):
-    @extend_schema(responses=BATCH_SCHEMA)
+    @extend_schema(responses=BatchSerializer(many=True), operation_id="batches_list")
     def get(self, request: Request) -> Response:
         return Response([batch_payload(b, manifest=False) for b in selectors.batches_visible_to(request.user)[:100]])
 

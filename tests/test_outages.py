@@ -112,7 +112,6 @@ def test_with_chroma_stopped_search_answers_503_with_the_reason_and_the_browser_
     from django.conf import settings
 
     from docanalyst.backends.vectorstore import get_vector_store
-
     from tests.docanalyst.corpus import indexed_document
 
     user = UserFactory()
