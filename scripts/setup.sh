@@ -40,6 +40,19 @@ fi
 
 requirements=requirements.txt
 [ "$mode" = test ] && requirements=requirements-dev.txt
+# llama.cpp (the CPU model server of the tests, and the CPU fallback) is built from source for any
+# x86-64-v3 server rather than for this machine: no -march=native, no AVX-512, no AMX. A native
+# build on a CPU that advertises AMX died with a general protection fault on its first completion.
+# Built without pip's wheel cache, so an earlier native build is never reused.
+LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF"
+llama=$(grep -E '^llama-cpp-python' requirements-dev.txt | cut -d' ' -f1)
+if [ "$mode" = test ] && [ "$(cat .venv/.llama-build 2>/dev/null)" != "$llama $LLAMA_CMAKE_ARGS" ]; then
+  echo "Building $llama for any x86-64-v3 CPU (4-8 minutes)"
+  .venv/bin/python -m pip install -q --upgrade pip
+  CMAKE_ARGS="$LLAMA_CMAKE_ARGS" FORCE_CMAKE=1 .venv/bin/python -m pip install -q --no-cache-dir \
+    --force-reinstall --no-deps -c constraints.txt "$llama"
+  echo "$llama $LLAMA_CMAKE_ARGS" > .venv/.llama-build
+fi
 stamp=".venv/.installed-$mode"
 digest=$(cat requirements.txt requirements-dev.txt constraints.txt | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$digest" ]; then

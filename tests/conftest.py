@@ -266,7 +266,7 @@ def smollm2_gguf_path() -> Path:
 
 
 @pytest.fixture(scope="session")
-def llama_server() -> Iterator[str]:
+def llama_service() -> Iterator[tuple[ServiceProcess, str]]:
     """llama.cpp's OpenAI-compatible server with the packaged SmolLM2-135M, on the CPU."""
     from tests.settings import _free_port
 
@@ -298,5 +298,29 @@ def llama_server() -> Iterator[str]:
             return response.status == 200
 
     wait_until(models_listed, 120, "llama.cpp server")
-    yield base_url
+    yield service, base_url
     service.stop()
+
+
+def _died(service: ServiceProcess) -> str:
+    """Why the model server is gone ("" while it runs), with the end of its log."""
+    process = service.process
+    if process is None or process.poll() is None:
+        return ""
+    code = process.returncode
+    how = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
+    tail = "\n".join(service.log().splitlines()[-15:])
+    return f"the llama.cpp server died ({how}); the end of its log ({service.log_path}):\n{tail}"
+
+
+@pytest.fixture
+def llama_server(llama_service: tuple[ServiceProcess, str]) -> Iterator[str]:
+    """The model server's URL; a server that died (a build for another CPU dies on its first
+    completion with an illegal instruction or protection fault) fails the test as that, not as
+    the app's error."""
+    service, base_url = llama_service
+    if reason := _died(service):
+        pytest.fail(f"before this test, {reason}")
+    yield base_url
+    if reason := _died(service):
+        pytest.fail(f"during this test, {reason}")

@@ -180,3 +180,44 @@ def test_an_unconfigured_llm_means_the_extractive_backend(settings: Any) -> None
     llm_backend.get_llm.cache_clear()
 
     assert llm_backend.get_llm() is None
+
+
+def test_the_llama_cpp_build_runs_on_any_x86_64_v3_cpu_with_no_avx512_or_amx_instruction() -> None:
+    """Built without -march=native (scripts/setup.sh): a native build on a CPU that advertises AMX
+    died with a general protection fault on its first completion."""
+    import platform
+    import shutil
+    import subprocess
+
+    import llama_cpp
+
+    if platform.machine() != "x86_64":
+        pytest.skip("an x86-64 build property")
+    objdump = shutil.which("objdump")
+    assert objdump, "objdump (binutils) is needed to read the build"
+    libraries = sorted(Path(llama_cpp.__file__).parent.rglob("libggml-cpu*.so*"))
+    assert libraries, "llama-cpp-python ships no libggml-cpu"
+    for library in libraries:
+        listing = subprocess.run([objdump, "-d", "--no-show-raw-insn", str(library)], capture_output=True, text=True)
+        assert listing.returncode == 0, listing.stderr
+        code = listing.stdout
+        assert "%zmm" not in code, f"{library.name} uses AVX-512 registers"
+        assert "tdpb" not in code and "ldtilecfg" not in code, f"{library.name} uses AMX tiles"
+        assert "%ymm" in code  # AVX2 kept: x86-64-v3
+
+
+def test_a_model_server_that_dies_is_reported_as_that_with_its_log(tmp_path: Path) -> None:
+    import signal
+
+    from tests.conftest import ServiceProcess, _died, wait_until
+
+    crashing = ServiceProcess(
+        "crashing-model-server",
+        ["python3", "-c", "import os, signal; print('loading model'); os.kill(os.getpid(), signal.SIGSEGV)"],
+    ).start()
+    assert crashing.process is not None
+    wait_until(lambda: crashing.process.poll() is not None, 20, "the crash")  # type: ignore[union-attr]
+
+    reason = _died(crashing)
+
+    assert f"killed by signal {int(signal.SIGSEGV)}" in reason and "loading model" in reason
