@@ -91,15 +91,32 @@ def main() -> int:
             else:
                 raise RuntimeError("the app did not come up")
 
-            manage_env = {**env, "SECRET_KEY_FILE": str(work / "var" / "secret_key")}
-            token = subprocess.run(
-                [str(ROOT / ".venv/bin/python"), "manage.py", "create_api_token", "offline-admin"],
-                cwd=ROOT,
-                env=manage_env,
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout.strip()
+            # The README's command lines, as a new shell runs them: none of the variables run.sh
+            # exported (no SECRET_KEY or SECRET_KEY_FILE: manage.py finds the key run.sh generated),
+            # only where this run's state and services are (not the defaults here: a test must not
+            # collide with services on the machine).
+            shell_env = {
+                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                "HOME": os.environ.get("HOME", str(work)),
+                "VAR_DIR": env["VAR_DIR"],
+                "REDIS_URL": env["REDIS_URL"],
+                "CHROMA_HOST": env["CHROMA_HOST"],
+                "CHROMA_PORT": env["CHROMA_PORT"],
+            }
+
+            def readme_line(*args: str) -> subprocess.CompletedProcess[str]:
+                return subprocess.run(
+                    [str(ROOT / ".venv/bin/python"), "manage.py", *args],
+                    cwd=ROOT,
+                    env=shell_env,
+                    capture_output=True,
+                    text=True,
+                    timeout=300,
+                )
+
+            created_token = readme_line("create_api_token", "offline-admin")
+            check(created_token.returncode == 0, f"create_api_token: {created_token.stderr[-500:]}", failures)
+            token = created_token.stdout.strip()
             api = requests.Session()
             api.headers["Authorization"] = f"Bearer {token}"
 
@@ -151,6 +168,18 @@ def main() -> int:
                 summary = api.get(f"{base}/api/v1/summaries/{summary['id']}", timeout=10).json()
             check(summary.get("status") == "done", f"summary made by the worker: {summary}", failures)
             check(bool(summary.get("citations")), "summary has citations", failures)
+            share = work / "share"
+            share.mkdir()
+            make_pdf(share / "notes.pdf", [["Site notes", "The crane was certified on 3 March."]])
+            for line in (
+                ("ingest", str(share), "--collection", "Engineering"),
+                ("reindex", "--collection", "Engineering"),
+                ("verify_audit",),
+            ):
+                done = readme_line(*line)
+                check(
+                    done.returncode == 0, f"manage.py {' '.join(line)}: {(done.stderr or done.stdout)[-500:]}", failures
+                )
             markdown = api.get(base + summary["exports"]["md"], timeout=30)
             pdf_export = api.get(base + summary["exports"]["pdf"], timeout=30)
             check(markdown.status_code == 200 and "Provenance" in markdown.text, "markdown export", failures)
