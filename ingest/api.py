@@ -181,9 +181,6 @@ class BatchSerializer(serializers.Serializer[Any]):
     manifest = ManifestEntrySerializer(many=True, required=False, help_text="In the batch, not in the list.")
 
 
-BATCH_SCHEMA = BatchSerializer
-
-
 class DocumentListCreateApi(APIView):
     parser_classes = [MultiPartParser, FormParser]
 
@@ -195,7 +192,9 @@ class DocumentListCreateApi(APIView):
     @extend_schema(
         request={"multipart/form-data": UploadSerializer},
         responses={
-            202: inline_serializer("UploadResult", {"documents": DocumentSerializer(many=True), "batch": BATCH_SCHEMA})
+            202: inline_serializer(
+                "UploadResult", {"documents": DocumentSerializer(many=True), "batch": BatchSerializer()}
+            )
         },
         description="Files and archives (zip, tar, tar.gz/bz2/xz, 7z) become one batch. `documents` lists the "
         "documents created right away; archives are unpacked by a worker and their members appear in the batch's "
@@ -252,14 +251,14 @@ class BatchListApi(APIView):
 
 
 class BatchDetailApi(APIView):
-    @extend_schema(responses=BATCH_SCHEMA)
+    @extend_schema(responses=BatchSerializer)
     def get(self, request: Request, batch_id: int) -> Response:
         batch = get_object_or_404(selectors.batches_visible_to(request.user), pk=batch_id)
         return Response(batch_payload(batch))
 
 
 class BatchCancelApi(APIView):
-    @extend_schema(request=None, responses=BATCH_SCHEMA)
+    @extend_schema(request=None, responses=BatchSerializer)
     def post(self, request: Request, batch_id: int) -> Response:
         batch = writable_batch(request.user, batch_id)
         uploads.batch_cancel(batch)
@@ -268,7 +267,7 @@ class BatchCancelApi(APIView):
 
 
 class BatchRetryApi(APIView):
-    @extend_schema(request=None, responses=BATCH_SCHEMA)
+    @extend_schema(request=None, responses=BatchSerializer)
     def post(self, request: Request, batch_id: int) -> Response:
         batch = writable_batch(request.user, batch_id)
         uploads.batch_retry_failed(batch)

@@ -167,3 +167,37 @@ def test_the_health_check_reports_every_dependency_and_the_model_when_one_is_con
         "model": "down",
     }
     assert checks["model"]["required"] is False and checks["chroma"]["required"] is True
+
+
+def test_with_the_database_unreachable_the_api_and_the_browser_answer_503_with_the_reason(tmp_path: Any) -> None:
+    """A real refused connection: the app configured for a PostgreSQL server that does not listen."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    script = (
+        "import django, json; django.setup();"
+        "from django.test import Client; c = Client(raise_request_exception=False); c.cookies['sessionid'] = 'a' * 32;"
+        "api = c.get('/api/v1/collections', HTTP_AUTHORIZATION='Bearer abc');"
+        "page = c.get('/documents/'); health = c.get('/healthz');"
+        "print(json.dumps([api.status_code, api.json(), page.status_code, page.content.decode(),"
+        " health.status_code, health.json()['checks']['database']['state']]))"
+    )
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_SETTINGS_MODULE": "docanalyst.settings",
+        "SECRET_KEY": "x",
+        "VAR_DIR": str(tmp_path),
+        "DATABASE_URL": "postgres://nobody@127.0.0.1:9/none",  # nothing listens on port 9
+        "ALLOWED_HOSTS": "testserver",
+    }
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=root, env=env)
+
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    api_status, api_body, page_status, page, health_status, database = json.loads(completed.stdout)
+    assert (api_status, api_body["unavailable"]) == (503, "database")
+    assert api_body["detail"] == "The database is unavailable at the moment; try again shortly."
+    assert page_status == 503 and "The database is unavailable" in page and "Server Error" not in page
+    assert (health_status, database) == (503, "down")

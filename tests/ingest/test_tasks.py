@@ -119,14 +119,17 @@ def test_bad_files_fail_with_a_reason_and_the_rest_of_the_upload_is_ingested(ing
     )
     documents = {d.original_name: d for d in wait_for_documents([d.pk for d in created])}
 
-    assert documents["empty.pdf"].status == Document.Status.FAILED
-    assert "empty" in documents["empty.pdf"].error
+    # An empty file is refused on arrival (it never becomes a document): failed in the manifest, with the reason.
+    assert "empty.pdf" not in documents
+    (batch,) = {d.batch for d in documents.values()}
+    empty_member = batch.members.get(path="empty.pdf")
+    assert (empty_member.outcome, empty_member.reason) == ("failed", "The file is empty (0 bytes).")
     assert documents["corrupt.pdf"].status == Document.Status.FAILED
     assert "corrupt or malformed" in documents["corrupt.pdf"].error
     assert documents["firmware.bin"].status == Document.Status.FAILED
     assert "Unsupported file type" in documents["firmware.bin"].error
     assert documents["good.txt"].status == Document.Status.READY
-    for name in ("empty.pdf", "corrupt.pdf", "firmware.bin"):
+    for name in ("corrupt.pdf", "firmware.bin"):
         assert documents[name].stage.startswith("failed during"), documents[name].stage
     assert "ready." in ingest_stack.service.log()  # the worker is still the one that started
     assert ingest_stack.service.process.poll() is None
