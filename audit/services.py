@@ -4,7 +4,7 @@ Usage, from any code path that does something a compliance officer must be able 
 
     from audit.services import audit_record
 
-    audit_record(action="document.upload", request=request, target_type="document", target_id=doc.pk,
+    audit_record(action=Action.DOCUMENT_DELETE, request=request, target_type="document", target_id=doc.pk,
                  details={"collection": doc.collection_id, "path": doc.path, "sha256": doc.sha256})
 
 Signature::
@@ -27,14 +27,13 @@ What it fills in:
   password(s), passwd, passphrase, pwd, secret(s), token, key, apikey(s), credential(s),
   authorization, cookie, session. Counts in the plural pass: `prompt_tokens`, `keywords`.
 
-Action names (dotted, lower case; see `Action`): auth.login, auth.login_failed, auth.logout,
-document.upload, batch.create, document.delete, permission.change, search, question, summary,
-export, token.create, token.revoke, token.use, audit.export. Suggested details:
+Action names (dotted, lower case): the members of `Action`, the only names recorded. Suggested details:
 - search: {"query", "filters", "result_chunk_ids"}
 - question: {"question", "retrieved_chunk_ids", "sent_chunk_ids", "model", "answer_sha256"
   (use `text_sha256(answer)`), "prompt_tokens", "completion_tokens"}
-- summary: {"document", "model", "summary_sha256"}; export: {"format", "what", "id"}
-- document.delete / document.upload / batch.create: target_type "document" / "batch" and the id.
+- summary.made / comparison.made / extractionrun.made: {"documents", "model", "result_sha256"};
+  export: {"format", "what", "id"}
+- document.delete / batch.create: target_type "document" / "batch" and the id.
 - token.use: a request authenticated by an API token (via and token_key come from the request);
   the model's token counts belong in the question/summary details as prompt_tokens etc.
 Details are shown to compliance officers and exported: identifiers and hashes, not document text.
@@ -92,14 +91,20 @@ class Action(enum.StrEnum):
     LOGIN = "auth.login"
     LOGIN_FAILED = "auth.login_failed"
     LOGOUT = "auth.logout"
-    DOCUMENT_UPLOAD = "document.upload"
     BATCH_CREATE = "batch.create"
     DOCUMENT_DELETE = "document.delete"
     PERMISSION_CHANGE = "permission.change"
     SEARCH = "search"
     QUESTION = "question"
-    SUMMARY = "summary"
     EXPORT = "export"
+    SUMMARY_REQUEST = "summary.request"
+    COMPARISON_REQUEST = "comparison.request"
+    EXTRACTION_REQUEST = "extraction.request"
+    SUMMARY_MADE = "summary.made"
+    COMPARISON_MADE = "comparison.made"
+    EXTRACTION_MADE = "extractionrun.made"
+    EXTRACTION_REVIEW = "extraction.review"
+    EXTRACTION_TEMPLATE = "extraction.template"
     TOKEN_CREATE = "token.create"  # noqa: S105 - an action name
     TOKEN_REVOKE = "token.revoke"  # noqa: S105 - an action name
     TOKEN_USE = "token.use"  # noqa: S105 - an action name

@@ -26,7 +26,7 @@ from eval_sets import Judged
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
-    from docanalyst.models import Answer
+    from search.models import Answer
 
 _WORD = re.compile(r"[a-z0-9]+")
 SHORT_ANSWER_WORDS = 12
@@ -114,9 +114,9 @@ def ask_all(label: str, items: Sequence[Judged], user: User, collection_ids: Seq
     from django.conf import settings
     from tqdm import tqdm
 
-    from docanalyst.backends.llm import LLMUnavailable
-    from docanalyst.services.answers import answer_question
-    from docanalyst.services.search import chunks_search
+    from backends.llm import LLMUnavailable
+    from search.answers import answer_question
+    from search.retrieval import chunks_search
 
     result = AskResult()
     for item in tqdm(items, desc=label, unit="q", file=sys.stderr):

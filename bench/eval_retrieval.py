@@ -80,8 +80,8 @@ from eval_stack import (
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
-    from docanalyst.services.search import SearchFilters, SearchHit
     from ingest.models import Collection, Document
+    from search.retrieval import SearchFilters, SearchHit
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus"
@@ -129,7 +129,7 @@ class MethodResult:
 
 
 def timed_search(user: User, query: str, k: int, method: str, filters: SearchFilters) -> tuple[list[SearchHit], float]:
-    from docanalyst.services.search import chunks_search
+    from search.retrieval import chunks_search
 
     started = time.perf_counter()
     hits = chunks_search(user=user, query=query, k=k, method=method, filters=filters)
@@ -336,8 +336,8 @@ def judge_phase(item: EvalSet, report: dict[str, Any]) -> list[Judged]:
 
 def quality_phase(item: EvalSet, user: User, k: int, report: dict[str, Any]) -> None:
     """Every question of the set through each method, searching the set's collection only."""
-    from docanalyst.services.search import SearchFilters
     from ingest.models import Chunk
+    from search.retrieval import SearchFilters
 
     assert item.collection is not None
     started = time.monotonic()

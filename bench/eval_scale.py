@@ -79,7 +79,7 @@ def random_unit_vectors(rng: np.random.Generator, count: int, dimension: int) ->
 
 
 def drop_collection(collection: Collection) -> None:
-    from docanalyst.backends.vectorstore import get_vector_store
+    from backends.vectorstore import get_vector_store
     from ingest.models import Chunk, Document
 
     Chunk.objects.filter(document__collection=collection).delete()
@@ -92,7 +92,7 @@ def synthetic_collection(size: int, vocabulary: Callable[[], Vocabulary]) -> tup
     """The synthetic collection of `size` chunks, built for the scale phase, or reused from a kept
     scratch directory (search statistics are taken over the collections searched, so it does not
     change the quality figures of the real collections beside it)."""
-    from docanalyst.backends.vectorstore import get_vector_store
+    from backends.vectorstore import get_vector_store
     from ingest.models import Chunk, Collection
 
     store = get_vector_store()
@@ -122,8 +122,8 @@ def build_synthetic(collection: Collection, size: int, vocabulary: Vocabulary) -
     from django.utils import timezone
     from tqdm import tqdm
 
-    from docanalyst.backends.embedder import get_embedder
-    from docanalyst.backends.vectorstore import VectorRecord, get_vector_store
+    from backends.embedder import get_embedder
+    from backends.vectorstore import VectorRecord, get_vector_store
     from ingest.models import Document
     from ingest.pipeline.index import NO_PAGE
 
@@ -249,9 +249,9 @@ def time_scale(
     from django.conf import settings
     from tqdm import tqdm
 
-    from docanalyst.backends.embedder import get_embedder
-    from docanalyst.backends.vectorstore import get_vector_store
-    from docanalyst.services.search import SearchFilters, chunks_search
+    from backends.embedder import get_embedder
+    from backends.vectorstore import get_vector_store
+    from search.retrieval import SearchFilters, chunks_search
 
     store = get_vector_store()
     chroma = store.client.get_collection(store.collection_name(collection.pk), embedding_function=None)

@@ -13,7 +13,6 @@ import os
 import platform
 import shutil
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -26,6 +25,7 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
     from ingest.models import Collection
+    from tests.stack import ServiceProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 # A kept ingestion is reused only while this code is unchanged (see `stale_because`).
@@ -107,15 +107,9 @@ def collection_name_for(folder: Path) -> str:
     return f"eval-{digest} {folder.name}"[:200]
 
 
-def stop(children: Sequence[subprocess.Popen[bytes]]) -> None:
+def stop(children: Sequence[ServiceProcess]) -> None:
     for child in reversed(children):
-        if child.poll() is None:
-            child.terminate()
-            try:
-                child.wait(30)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait(10)
+        child.stop(timeout=30)
 
 
 def exit_on_sigterm() -> None:
@@ -192,7 +186,7 @@ def embedder_line() -> str:
     import torch
     from django.conf import settings
 
-    from docanalyst.backends.embedder import get_embedder
+    from backends.embedder import get_embedder
 
     embedder = get_embedder()
     return (

@@ -18,16 +18,25 @@ import argparse
 import os
 import re
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
+sys.path.insert(0, str(ROOT))
+
+from tests.stack import (  # noqa: E402 - the services as the tests start them, from the repository root
+    INGEST_QUEUES,
+    ServiceProcess,
+    chroma_answers,
+    chroma_command,
+    redis_command,
+    wait_until,
+    worker_command,
+)
 
 
 def free_port() -> int:
@@ -53,88 +62,31 @@ def configure(scratch: Path) -> dict[str, str]:
 
 
 def wait_for(check, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except Exception:
-            pass
-        time.sleep(0.3)
-    raise SystemExit(f"{what} did not start")
+    try:
+        wait_until(check, timeout, what, interval=0.3)
+    except TimeoutError as exc:
+        raise SystemExit(f"{what} did not start") from exc
 
 
-def start_services(scratch: Path) -> list[subprocess.Popen[bytes]]:
-    """Redis and the Chroma server on the ports `configure` chose, state under `scratch`; returns
-    once Chroma answers. (Django must be set up.)"""
+def start_services(scratch: Path) -> list[ServiceProcess]:
+    """Redis and the Chroma server on the ports `configure` chose, state and logs under `scratch`;
+    returns once Chroma answers. (Django must be set up.)"""
     from django.conf import settings
 
-    redis_port = settings.REDIS_URL.rsplit(":", 1)[1].split("/")[0]
+    redis_port = int(settings.REDIS_URL.rsplit(":", 1)[1].split("/")[0])
     children = [
-        subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                redis_port,
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(scratch),
-            ],
-            stdout=subprocess.DEVNULL,
-        ),
-        subprocess.Popen(
-            [
-                str(VENV_BIN / "chroma"),
-                "run",
-                "--path",
-                str(scratch / "chroma"),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(settings.CHROMA_PORT),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        ),
+        ServiceProcess("redis", redis_command(redis_port, scratch), log_dir=scratch).start(),
+        ServiceProcess("chroma", chroma_command(scratch / "chroma", settings.CHROMA_PORT), log_dir=scratch).start(),
     ]
-    wait_for(
-        lambda: urllib.request.urlopen(f"http://127.0.0.1:{settings.CHROMA_PORT}/api/v2/heartbeat", timeout=1),
-        60,
-        "Chroma",
-    )
+    wait_for(lambda: chroma_answers(settings.CHROMA_PORT), 60, "Chroma")
     return children
 
 
-def start_worker(env: dict[str, str], scratch: Path, concurrency: int) -> tuple[subprocess.Popen[bytes], Path]:
+def start_worker(env: dict[str, str], scratch: Path, concurrency: int) -> tuple[ServiceProcess, Path]:
     """A Celery worker on every ingestion queue, logging to `scratch/worker.log` (not yet waited for:
     it is ready once the log says "ready.")."""
-    worker_log = scratch / "worker.log"
-    worker = subprocess.Popen(
-        [
-            str(VENV_BIN / "celery"),
-            "-A",
-            "docanalyst",
-            "worker",
-            "-Q",
-            "parse,embed,default",
-            "-c",
-            str(concurrency),
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel",
-            "INFO",
-        ],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        stdout=worker_log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    return worker, worker_log
+    worker = ServiceProcess("worker", worker_command(INGEST_QUEUES, concurrency), env=env, log_dir=scratch).start()
+    return worker, worker.log_path
 
 
 class PeakMemory(threading.Thread):
@@ -188,11 +140,10 @@ def main() -> int:
         return run(folder, worker, worker_log, args.concurrency)
     finally:
         for child in reversed(children):
-            child.terminate()
-            child.wait(30)
+            child.stop(timeout=30)
 
 
-def run(folder: Path, worker: subprocess.Popen[bytes], worker_log: Path, concurrency: int) -> int:
+def run(folder: Path, worker: ServiceProcess, worker_log: Path, concurrency: int) -> int:
     from ingest import selectors, services, uploads
     from ingest.models import Chunk, Document
 
@@ -203,7 +154,8 @@ def run(folder: Path, worker: subprocess.Popen[bytes], worker_log: Path, concurr
         flush=True,
     )
 
-    memory = PeakMemory(worker.pid)
+    assert worker.process is not None
+    memory = PeakMemory(worker.process.pid)
     memory.start()
     started = time.monotonic()
     batch = uploads.batch_create_from_path(
@@ -305,7 +257,7 @@ def raw_parse_seconds(ready) -> tuple[float, float]:  # type: ignore[no-untyped-
 def raw_embed_seconds(chunks: list[str]) -> float:
     from sentence_transformers import SentenceTransformer
 
-    from docanalyst.backends.embedder import embedding_model_path
+    from backends.embedder import embedding_model_path
 
     model = SentenceTransformer(str(embedding_model_path()), device="cpu", local_files_only=True)
     model.encode(chunks[:64], batch_size=32)  # warm-up

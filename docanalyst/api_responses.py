@@ -20,7 +20,7 @@ class CitationResponse(serializers.Serializer[Any]):
     url = serializers.CharField(required=False)
 
 
-class WorkResponse(serializers.Serializer[Any]):
+class RecordResponse(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     status = serializers.ChoiceField(choices=["queued", "running", "done", "failed"])
     stage = serializers.CharField(allow_blank=True)
@@ -35,7 +35,7 @@ class WorkResponse(serializers.Serializer[Any]):
     prompt_version = serializers.CharField(allow_blank=True)
 
 
-class SummaryResponse(WorkResponse):
+class SummaryResponse(RecordResponse):
     kind = serializers.ChoiceField(choices=["executive", "legal", "engineering"])
     title = serializers.CharField()
     summary = serializers.CharField(allow_blank=True)
@@ -48,7 +48,7 @@ class SummaryListResponse(serializers.Serializer[Any]):
     summaries = SummaryResponse(many=True)
 
 
-class ComparisonResponse(WorkResponse):
+class ComparisonResponse(RecordResponse):
     left = serializers.IntegerField(allow_null=True)
     right = serializers.IntegerField(allow_null=True)
     summary = serializers.CharField(allow_blank=True)
@@ -100,7 +100,7 @@ class ExtractedValueResponse(serializers.Serializer[Any]):
     history = ReviewEntryResponse(many=True)
 
 
-class ExtractionResponse(WorkResponse):
+class ExtractionResponse(RecordResponse):
     template = serializers.CharField()
     schema = serializers.DictField()
     exports = serializers.DictField(child=serializers.CharField())

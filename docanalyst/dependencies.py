@@ -1,6 +1,7 @@
 """The services DocAnalyst depends on: how to tell that one is down, what to answer then (a 503
-with a readable reason, JSON for the API, a page for the browser — never an HTML 500), how to
-publish work so that a broker outage loses nothing, and the state of each for `/healthz`.
+with a readable reason, JSON for the API, a page for the browser — never an HTML 500), and the
+state of each for `/healthz` (publishing work so that a broker outage loses nothing is
+`docanalyst.dispatch`).
 
 Decisions:
 - Rate limits **fail open** while Redis (their counter store) is down: asking and summarizing keep
@@ -9,21 +10,31 @@ Decisions:
 - Work accepted while the broker is down is **kept**: its row stays `queued` with the stage
   "waiting for the queue" (visible in the API and the browser), and the scheduler's sweep queues
   it once the broker answers again (`ingest.services.documents_requeue_stalled`,
-  `docanalyst.services.work`). Nothing is refused or half-stored for a broker outage.
+  `compliance.records`). Nothing is refused or half-stored for a broker outage.
 """
 
 from __future__ import annotations
 
 import logging
 import socket
+import sys
 from collections.abc import Callable
 from typing import Any
 
+import httpx
+import kombu.exceptions
+import redis
+import redis.exceptions
 from django.conf import settings
 from django.core.cache.backends.redis import RedisCache
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
+from django.views.defaults import server_error as default_server_error
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+from backends.llm import LLMUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -35,26 +46,28 @@ NAMES = {
     MODEL: "The language model",
 }
 RETRY_AFTER_SECONDS = 30
-WAITING_FOR_QUEUE = "waiting for the queue"
 
 
-def _redis_errors() -> tuple[type[BaseException], ...]:
-    import kombu.exceptions
-    import redis.exceptions
+def _transient_errors() -> tuple[type[BaseException], ...]:
+
+    return (OperationalError, httpx.TransportError, ConnectionError, TimeoutError, redis.exceptions.ConnectionError)
+
+
+# Errors a task retries with backoff (a dependency that may come back), rather than failing on.
+TRANSIENT_ERRORS = _transient_errors()
+
+
+def broker_errors() -> tuple[type[BaseException], ...]:
 
     return (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, kombu.exceptions.OperationalError)
 
 
 def unavailable(exc: BaseException) -> str | None:
     """Which dependency an exception says is down (None: it says something else)."""
-    import httpx
-    from django.db import InterfaceError, OperationalError
-
-    from docanalyst.backends.llm import LLMUnavailable
 
     if isinstance(exc, LLMUnavailable):
         return MODEL
-    if isinstance(exc, _redis_errors()):
+    if isinstance(exc, broker_errors()):
         return REDIS
     if isinstance(exc, OperationalError | InterfaceError):
         return DATABASE
@@ -73,8 +86,6 @@ def reason(dependency: str) -> str:
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Any:
     """DRF's handler, plus: a dependency that is down is a 503 with a readable JSON reason."""
-    from rest_framework.response import Response
-    from rest_framework.views import exception_handler
 
     dependency = unavailable(exc)
     if dependency is not None:
@@ -91,9 +102,6 @@ def server_error(request: HttpRequest) -> HttpResponse:
     """`handler500`: an uncaught exception anywhere (a view, the session or sign-in middleware)
     that says a dependency is down is a 503 with the reason — JSON under /api/ and for /healthz, a
     plain page otherwise (one that needs nothing from the database) — instead of Django's HTML 500."""
-    import sys
-
-    from django.views.defaults import server_error as default_server_error
 
     exc = sys.exc_info()[1]
     dependency = unavailable(exc) if exc is not None else None
@@ -117,7 +125,7 @@ class FailOpenRedisCache(RedisCache):
     def _safely(self, call: Callable[[], Any], fallback: Any) -> Any:
         try:
             return call()
-        except _redis_errors() as exc:
+        except broker_errors() as exc:
             logger.warning("rate-limit store unavailable, limits not applied: %s", exc)
             return fallback
 
@@ -130,13 +138,13 @@ class FailOpenRedisCache(RedisCache):
     def has_key(self, key: Any, version: Any = None) -> Any:
         return self._safely(lambda: super(FailOpenRedisCache, self).has_key(key, version), False)
 
-    def add(self, key: Any, value: Any, timeout: Any = None, version: Any = None) -> Any:  # type: ignore[override]
+    def add(self, key: Any, value: Any, timeout: Any = None, version: Any = None) -> Any:
         return self._safely(lambda: super(FailOpenRedisCache, self).add(key, value, timeout, version), False)
 
-    def set(self, key: Any, value: Any, timeout: Any = None, version: Any = None) -> None:  # type: ignore[override]
+    def set(self, key: Any, value: Any, timeout: Any = None, version: Any = None) -> None:
         self._safely(lambda: super(FailOpenRedisCache, self).set(key, value, timeout, version), None)
 
-    def set_many(self, data: Any, timeout: Any = None, version: Any = None) -> Any:  # type: ignore[override]
+    def set_many(self, data: Any, timeout: Any = None, version: Any = None) -> Any:
         return self._safely(lambda: super(FailOpenRedisCache, self).set_many(data, timeout, version), [])
 
     def incr(self, key: Any, delta: int = 1, version: Any = None) -> Any:
@@ -146,27 +154,8 @@ class FailOpenRedisCache(RedisCache):
     def delete(self, key: Any, version: Any = None) -> Any:
         return self._safely(lambda: super(FailOpenRedisCache, self).delete(key, version), False)
 
-    def touch(self, key: Any, timeout: Any = None, version: Any = None) -> Any:  # type: ignore[override]
+    def touch(self, key: Any, timeout: Any = None, version: Any = None) -> Any:
         return self._safely(lambda: super(FailOpenRedisCache, self).touch(key, timeout, version), False)
-
-
-def publish(task: Any, *args: Any, on_unavailable: Callable[[], object] | None = None) -> bool:
-    """Queue a task now, failing fast: when the broker is down the message is not sent,
-    `on_unavailable` records it (the sweep queues the work later) and False is returned."""
-    try:
-        task.apply_async(args=args, retry=False)
-    except _redis_errors() as exc:
-        logger.warning("broker unavailable, %s%s left for the sweep: %s", task.name, args, exc)
-        if on_unavailable is not None:
-            on_unavailable()
-        return False
-    return True
-
-
-def publish_after_commit(task: Any, *args: Any, on_unavailable: Callable[[], object] | None = None) -> None:
-    """The one way work is queued from a request or a service: once the rows it needs are
-    committed, failing fast when the broker is down (see `publish`)."""
-    transaction.on_commit(lambda: publish(task, *args, on_unavailable=on_unavailable))
 
 
 # --- /healthz ---------------------------------------------------------------------------------------
@@ -179,7 +168,6 @@ def _check_database() -> str:
 
 
 def _check_redis() -> str:
-    import redis
 
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_connect_timeout=1, socket_timeout=1)
     client.ping()
@@ -187,7 +175,6 @@ def _check_redis() -> str:
 
 
 def _check_chroma() -> str:
-    import httpx
 
     scheme = "https" if settings.CHROMA_SSL else "http"
     response = httpx.get(f"{scheme}://{settings.CHROMA_HOST}:{settings.CHROMA_PORT}/api/v2/heartbeat", timeout=2)
@@ -196,7 +183,6 @@ def _check_chroma() -> str:
 
 
 def _check_model() -> str:
-    import httpx
 
     headers = {"Authorization": f"Bearer {settings.LLM_API_KEY}"} if settings.LLM_API_KEY else {}
     response = httpx.get(f"{settings.LLM_BASE_URL.rstrip('/')}/models", timeout=2, headers=headers)

@@ -13,6 +13,9 @@ from __future__ import annotations
 import enum
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+
 
 class Role(enum.StrEnum):
     EMPLOYEE = "employee"
@@ -45,8 +48,6 @@ def sync_staff_flag(sender: Any, instance: Any, action: str, reverse: bool, pk_s
     and their access are managed); leaving the group takes that away (superusers keep it)."""
     if action not in ("post_add", "post_remove", "post_clear"):
         return
-    from django.contrib.auth import get_user_model
-    from django.contrib.auth.models import Group
 
     user_model = get_user_model()
     if reverse:  # group.user_set changed: instance is the group

@@ -34,7 +34,7 @@ THROTTLED = {("/api/v1/ask", "post"), ("/api/v1/summaries", "post"), ("/api/v1/c
 THROTTLED |= {("/api/v1/extractions", "post")}
 
 
-class BearerTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+class BearerTokenScheme(OpenApiAuthenticationExtension):
     """`Authorization: Bearer <token>` (knox tokens, audited on every use)."""
 
     target_class = "docanalyst.auth.AuditedTokenAuthentication"

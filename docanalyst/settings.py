@@ -16,73 +16,13 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from docanalyst import offline
+from docanalyst.env import env_bool, env_choice, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 # Keep every library we load from reaching for a hub or a telemetry endpoint. Must run before
 # sentence-transformers, transformers, chromadb or unstructured are imported anywhere.
 offline.apply_environment()
-
-
-def env_str(name: str, default: str | None = None) -> str:
-    """A string from `NAME`, or from the file named by `NAME_FILE`; missing and no default: fail."""
-    file_path = os.environ.get(f"{name}_FILE")
-    if file_path:
-        try:
-            return Path(file_path).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ImproperlyConfigured(f"{name}_FILE={file_path!r} cannot be read: {exc}") from exc
-    value = os.environ.get(name)
-    if value is None or value == "":
-        if default is None:
-            raise ImproperlyConfigured(f"The environment variable {name} is required.")
-        return default
-    return value
-
-
-def env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name, "").strip().lower()
-    if value == "":
-        return default
-    if value in {"1", "true", "yes", "on"}:
-        return True
-    if value in {"0", "false", "no", "off"}:
-        return False
-    raise ImproperlyConfigured(f"{name}={value!r} is not a boolean (use true/false).")
-
-
-def env_int(name: str, default: int, minimum: int | None = None) -> int:
-    raw = os.environ.get(name, "").strip()
-    if raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise ImproperlyConfigured(f"{name}={raw!r} is not an integer.") from exc
-    if minimum is not None and value < minimum:
-        raise ImproperlyConfigured(f"{name}={value} must be at least {minimum}.")
-    return value
-
-
-def env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    if raw == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError as exc:
-        raise ImproperlyConfigured(f"{name}={raw!r} is not a number.") from exc
-
-
-def env_choice(name: str, default: str, choices: list[str]) -> str:
-    value = env_str(name, default)
-    if value not in choices:
-        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}; got {value!r}.")
-    return value
-
-
-def env_list(name: str, default: str) -> list[str]:
-    return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
 
 DEBUG = env_bool("DEBUG", False)
@@ -126,6 +66,8 @@ INSTALLED_APPS = [
     "django_ratelimit",
     "ingest",
     "docanalyst",
+    "search",
+    "compliance",
     "audit",
 ]
 
@@ -312,36 +254,36 @@ CELERY_TASK_ROUTES = {
     "ingest.tasks.parse_document": {"queue": "parse"},
     "ingest.tasks.embed_document": {"queue": "embed"},
     "ingest.tasks.unpack_archive": {"queue": "parse"},
-    "docanalyst.tasks.summarize": {"queue": "analysis"},
-    "docanalyst.tasks.compare": {"queue": "analysis"},
-    "docanalyst.tasks.extract": {"queue": "analysis"},
+    "compliance.tasks.summarize": {"queue": "compliance"},
+    "compliance.tasks.compare": {"queue": "compliance"},
+    "compliance.tasks.extract": {"queue": "compliance"},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("TASK_SOFT_TIME_LIMIT", 900, minimum=10)
 CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
 # Summaries, comparisons and extractions of long documents or whole collections with an LLM run
-# longer than one document's ingestion: their own limit (the `analysis` queue).
-WORK_SOFT_TIME_LIMIT = env_int("WORK_SOFT_TIME_LIMIT", 3600, minimum=10)
-WORK_TIME_LIMIT = WORK_SOFT_TIME_LIMIT + 60
+# longer than one document's ingestion: their own limit (the `compliance` queue).
+COMPLIANCE_SOFT_TIME_LIMIT = env_int("COMPLIANCE_SOFT_TIME_LIMIT", 3600, minimum=10)
+COMPLIANCE_TIME_LIMIT = COMPLIANCE_SOFT_TIME_LIMIT + 60
 # A running summary/comparison/extraction whose row has not moved for this long lost its worker.
-WORK_STALL_SECONDS = env_int("WORK_STALL_SECONDS", WORK_TIME_LIMIT + 60, minimum=1)
+COMPLIANCE_STALL_SECONDS = env_int("COMPLIANCE_STALL_SECONDS", COMPLIANCE_TIME_LIMIT + 60, minimum=1)
 # While the model (or the database) is down, a summary/comparison/extraction waits and retries
 # after each of these delays in seconds, then fails with the service's message.
 try:
-    WORK_RETRY_DELAYS = tuple(int(d) for d in env_list("WORK_RETRY_DELAYS", "5,20,60"))
+    COMPLIANCE_RETRY_DELAYS = tuple(int(d) for d in env_list("COMPLIANCE_RETRY_DELAYS", "5,20,60"))
 except ValueError as exc:
-    raise ImproperlyConfigured("WORK_RETRY_DELAYS must be seconds separated by commas, e.g. 5,20,60.") from exc
-if not WORK_RETRY_DELAYS or min(WORK_RETRY_DELAYS) < 0:
-    raise ImproperlyConfigured("WORK_RETRY_DELAYS must list at least one delay of 0 s or more.")
+    raise ImproperlyConfigured("COMPLIANCE_RETRY_DELAYS must be seconds separated by commas, e.g. 5,20,60.") from exc
+if not COMPLIANCE_RETRY_DELAYS or min(COMPLIANCE_RETRY_DELAYS) < 0:
+    raise ImproperlyConfigured("COMPLIANCE_RETRY_DELAYS must list at least one delay of 0 s or more.")
 # An unacknowledged message is redelivered after this long; longer than any task may run. A web
 # process publishing while Redis is down or paused gives up within seconds (and keeps the work for
 # the sweep) instead of blocking the request.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env_int(
         "CELERY_VISIBILITY_TIMEOUT",
-        max(CELERY_TASK_TIME_LIMIT, WORK_TIME_LIMIT) + 300,
-        max(CELERY_TASK_TIME_LIMIT, WORK_TIME_LIMIT) + 1,
+        max(CELERY_TASK_TIME_LIMIT, COMPLIANCE_TIME_LIMIT) + 300,
+        max(CELERY_TASK_TIME_LIMIT, COMPLIANCE_TIME_LIMIT) + 1,
     ),
     "socket_connect_timeout": 2,
     "socket_timeout": 5,
@@ -352,8 +294,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ingest.tasks.requeue_stalled_documents",
         "schedule": env_int("STALL_SWEEP_SECONDS", 5, minimum=1),
     },
-    "requeue-stalled-work": {
-        "task": "docanalyst.tasks.requeue_stalled_work",
+    "requeue-stalled-records": {
+        "task": "compliance.tasks.requeue_stalled_records",
         "schedule": env_int("STALL_SWEEP_SECONDS", 5, minimum=1),
     },
 }
@@ -408,6 +350,9 @@ _REMOVED = {
     "SEARCH_FRONT_MATTER_WEIGHT": "document-level BM25 over all pages replaced the front-matter prior",
     "SEARCH_DOCUMENT_EVIDENCE": "document-level BM25 over all pages is always part of the ranking",
     "ANSWER_MIN_SCORE": "set ANSWER_MIN_SUPPORT (similarity plus the share of the question on the page)",
+    "WORK_SOFT_TIME_LIMIT": "renamed COMPLIANCE_SOFT_TIME_LIMIT",
+    "WORK_STALL_SECONDS": "renamed COMPLIANCE_STALL_SECONDS",
+    "WORK_RETRY_DELAYS": "renamed COMPLIANCE_RETRY_DELAYS",
 }
 for _name, _why in _REMOVED.items():
     if _name in os.environ:
@@ -480,7 +425,8 @@ REST_FRAMEWORK = {
     # JSON bodies (uploads alone are multipart, in their own view); nested deeper than
     # docanalyst.validation.MAX_JSON_DEPTH they are a 400, not a RecursionError. Anything else: 415.
     "DEFAULT_PARSER_CLASSES": ["docanalyst.validation.BoundedJSONParser"],
-    # ScopedRateThrottle scopes (AskApi, DocumentSummaryApi), per user.
+    # ScopedRateThrottle scopes, per user: "ask" (search.api.AskApi) and "summarize" (the creating
+    # views of compliance.api: summaries, comparisons, extractions).
     "DEFAULT_THROTTLE_RATES": {"ask": RATE_LIMIT_ASK, "summarize": RATE_LIMIT_SUMMARIZE},
 }
 REST_KNOX = {
@@ -516,5 +462,9 @@ LOGGING = {
     "loggers": {
         "docanalyst": {"level": LOG_LEVEL},
         "ingest": {"level": LOG_LEVEL},
+        "search": {"level": LOG_LEVEL},
+        "compliance": {"level": LOG_LEVEL},
+        "audit": {"level": LOG_LEVEL},
+        "backends": {"level": LOG_LEVEL},
     },
 }

@@ -22,7 +22,7 @@ class LoginThrottleBackend(AxesStandaloneBackend):
     ) -> None:
         if request is None:
             return None
-        return super().authenticate(request, username=username, password=password, **kwargs)  # type: ignore[no-any-return]
+        return super().authenticate(request, username=username, password=password, **kwargs)
 
 
 def oidc_username(email: str | None, claims: dict[str, Any] | None = None) -> str:

@@ -5,13 +5,14 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView
 
-from docanalyst import api as read_api
-from docanalyst import compliance_api, dependencies, tokens
-from docanalyst import compliance_views as work_views
-from docanalyst import views as read_views
+from compliance import api as compliance_api
+from compliance import views as compliance_views
+from docanalyst import dependencies, tokens
 from docanalyst.validation import ExportFormatConverter, IdConverter
 from ingest import api as ingest_api
 from ingest import views as ingest_views
+from search import api as search_api
+from search import views as search_views
 
 register_converter(IdConverter, "id")  # ids that fit the database; anything longer is a 404, not a 500
 register_converter(ExportFormatConverter, "export")  # pdf, docx, md, csv, xlsx
@@ -80,21 +81,23 @@ api_v1 = [
         compliance_api.ConversationExportApi.as_view(),
         name="api-conversation-export",
     ),
-    path("search", read_api.SearchApi.as_view(), name="api-search"),
-    path("ask", read_api.AskApi.as_view(), name="api-ask"),
-    path("conversations", read_api.ConversationListApi.as_view(), name="api-conversations"),
+    path("search", search_api.SearchApi.as_view(), name="api-search"),
+    path("ask", search_api.AskApi.as_view(), name="api-ask"),
+    path("conversations", search_api.ConversationListApi.as_view(), name="api-conversations"),
     path("tokens", tokens.TokenListCreateApi.as_view(), name="api-tokens"),
     path("tokens/<str:token_key>", tokens.TokenRevokeApi.as_view(), name="api-token"),
-    path("conversations/<id:conversation_id>", read_api.ConversationDetailApi.as_view(), name="api-conversation"),
+    path("conversations/<id:conversation_id>", search_api.ConversationDetailApi.as_view(), name="api-conversation"),
 ]
 
 urlpatterns = [
-    path("", read_views.search_view, name="search"),
-    path("ask/", read_views.ask_view, name="ask"),
-    path("conversations/<id:conversation_id>/", read_views.conversation_view, name="conversation"),
-    path("conversations/<id:conversation_id>/delete", read_views.conversation_delete_view, name="conversation-delete"),
-    path("answers/<id:answer_id>/", read_views.answer_turn_partial, name="answer-turn"),
-    path("answers/<id:answer_id>/stream", read_views.answer_stream_view, name="answer-stream"),
+    path("", search_views.search_view, name="search"),
+    path("ask/", search_views.ask_view, name="ask"),
+    path("conversations/<id:conversation_id>/", search_views.conversation_view, name="conversation"),
+    path(
+        "conversations/<id:conversation_id>/delete", search_views.conversation_delete_view, name="conversation-delete"
+    ),
+    path("answers/<id:answer_id>/", search_views.answer_turn_partial, name="answer-turn"),
+    path("answers/<id:answer_id>/stream", search_views.answer_stream_view, name="answer-stream"),
     path("documents/", ingest_views.documents_view, name="documents"),
     path("documents/table", ingest_views.documents_table_partial, name="documents-table"),
     path("documents/<id:document_id>/", ingest_views.document_detail_view, name="document-detail"),
@@ -107,36 +110,38 @@ urlpatterns = [
     path("batches/<id:batch_id>/progress", ingest_views.batch_progress_partial, name="batch-progress"),
     path("batches/<id:batch_id>/cancel", ingest_views.batch_cancel_view, name="batch-cancel"),
     path("batches/<id:batch_id>/retry", ingest_views.batch_retry_view, name="batch-retry"),
-    path("documents/<id:document_id>/page/<id:page>/", read_views.document_page_view, name="document-page"),
+    path("documents/<id:document_id>/page/<id:page>/", search_views.document_page_view, name="document-page"),
     path(
         "documents/<id:document_id>/page/<id:page>/image.png",
-        read_views.document_page_image,
+        search_views.document_page_image,
         name="document-page-image",
     ),
-    path("compliance/", work_views.compliance_view, name="compliance"),
-    path("summaries/new", work_views.summary_create_view, name="summary-create"),
-    path("summaries/<id:summary_id>/", work_views.summary_detail_view, name="summary-detail"),
-    path("summaries/<id:summary_id>/export.<export:fmt>", work_views.summary_export_view, name="summary-export"),
-    path("comparisons/new", work_views.comparison_create_view, name="comparison-create"),
-    path("comparisons/<id:comparison_id>/", work_views.comparison_detail_view, name="comparison-detail"),
+    path("compliance/", compliance_views.compliance_view, name="compliance"),
+    path("summaries/new", compliance_views.summary_create_view, name="summary-create"),
+    path("summaries/<id:summary_id>/", compliance_views.summary_detail_view, name="summary-detail"),
+    path("summaries/<id:summary_id>/export.<export:fmt>", compliance_views.summary_export_view, name="summary-export"),
+    path("comparisons/new", compliance_views.comparison_create_view, name="comparison-create"),
+    path("comparisons/<id:comparison_id>/", compliance_views.comparison_detail_view, name="comparison-detail"),
     path(
         "comparisons/<id:comparison_id>/export.<export:fmt>",
-        work_views.comparison_export_view,
+        compliance_views.comparison_export_view,
         name="comparison-export",
     ),
-    path("extractions/new", work_views.extraction_create_view, name="extraction-create"),
-    path("extractions/<id:run_id>/", work_views.extraction_detail_view, name="extraction-detail"),
+    path("extractions/new", compliance_views.extraction_create_view, name="extraction-create"),
+    path("extractions/<id:run_id>/", compliance_views.extraction_detail_view, name="extraction-detail"),
     path(
         "extractions/<id:run_id>/values/<id:value_id>/review",
-        work_views.extraction_review_view,
+        compliance_views.extraction_review_view,
         name="extraction-review",
     ),
-    path("extractions/<id:run_id>/export.<export:fmt>", work_views.extraction_export_view, name="extraction-export"),
-    path("extraction-templates/", work_views.extraction_templates_view, name="extraction-templates"),
-    path("answers/<id:answer_id>/export.<export:fmt>", work_views.answer_export_view, name="answer-export"),
+    path(
+        "extractions/<id:run_id>/export.<export:fmt>", compliance_views.extraction_export_view, name="extraction-export"
+    ),
+    path("extraction-templates/", compliance_views.extraction_templates_view, name="extraction-templates"),
+    path("answers/<id:answer_id>/export.<export:fmt>", compliance_views.answer_export_view, name="answer-export"),
     path(
         "conversations/<id:conversation_id>/export.<export:fmt>",
-        work_views.conversation_export_view,
+        compliance_views.conversation_export_view,
         name="conversation-export",
     ),
     path("account/tokens/", tokens.tokens_view, name="tokens"),

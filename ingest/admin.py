@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from ingest.models import Collection, CollectionAccess
 
 
-class CollectionAccessInline(admin.TabularInline):  # type: ignore[type-arg]
+class CollectionAccessInline(admin.TabularInline):
     model = CollectionAccess
     extra = 1
     fields = ["group", "user", "can_write", "granted_by", "created_at"]
@@ -20,7 +20,7 @@ class CollectionAccessInline(admin.TabularInline):  # type: ignore[type-arg]
 
 
 @admin.register(Collection)
-class CollectionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class CollectionAdmin(admin.ModelAdmin):
     list_display = ["name", "description", "created_at"]
     search_fields = ["name"]
     inlines = [CollectionAccessInline]

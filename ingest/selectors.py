@@ -56,10 +56,6 @@ def documents_visible_to(user: User) -> QuerySet[Document]:
     return Document.objects.filter(collection__in=collections_readable_by(user)).select_related("collection", "batch")
 
 
-def document_get(user: User, document_id: int) -> Document | None:
-    return documents_visible_to(user).filter(pk=document_id).first()
-
-
 def document_versions(document: Document) -> QuerySet[Document]:
     """Every version of the document's path in its collection, newest first."""
     return Document.objects.filter(collection_id=document.collection_id, path=document.path).order_by("-version")

@@ -11,24 +11,24 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-import os
 import threading
-import time
-from collections.abc import Iterable, Iterator, Sequence
-from pathlib import Path
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
-from django.core.files.uploadedfile import UploadedFile
 from django.db import close_old_connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from ingest.models import Batch, BatchMember, Chunk, Collection, Document, Page
+from backends.vectorstore import get_vector_store
+from docanalyst import dispatch
+from docanalyst.celery import app
+from ingest.models import BatchMember, Chunk, Collection, Document, Page
 from ingest.pipeline import PermanentIngestError
+from ingest.pipeline.chunk import pages
 
 logger = logging.getLogger(__name__)
 
@@ -52,26 +52,11 @@ def collection_default() -> Collection:
     return collection_get_or_create(name=DEFAULT_COLLECTION_NAME)
 
 
-def documents_create(
-    *, collection: Collection, uploaded_files: Iterable[UploadedFile], user: User | AnonymousUser | None
-) -> list[Document]:
-    """Upload files as one batch; returns the documents created (duplicates create none)."""
-    from ingest.uploads import batch_create_from_uploads
-
-    batch = batch_create_from_uploads(collection=collection, files=list(uploaded_files), user=user)
-    return list(Document.objects.filter(batch=batch).order_by("pk"))
-
-
 def document_enqueue(document_id: int) -> None:
     """Queue the document's parsing once its row is committed; while the broker is down it stays
     queued, "waiting for the queue", and the sweep queues it when the broker answers again."""
-    from docanalyst.dependencies import WAITING_FOR_QUEUE, publish_after_commit
-    from ingest.tasks import parse_document
-
-    publish_after_commit(
-        parse_document,
-        document_id,
-        on_unavailable=lambda: _update(document_id, [Status.QUEUED], stage=WAITING_FOR_QUEUE),
+    dispatch.parse_document(
+        document_id, on_unavailable=lambda: _update(document_id, [Status.QUEUED], stage=dispatch.WAITING_FOR_QUEUE)
     )
 
 
@@ -179,7 +164,6 @@ def document_store_chunks(document_id: int, *, drafts: Sequence[Any], parsed: An
 def _replace_pages(document_id: int, chunks: Sequence[Any]) -> dict[int, int]:
     """The document's pages written anew from its chunks (in ordinal order); returns each chunk
     ordinal's page id."""
-    from ingest.pipeline.chunk import pages
 
     Page.objects.filter(document_id=document_id).delete()
     drafts = pages(chunks)
@@ -237,8 +221,6 @@ def document_retry(document: Document) -> bool:
 def document_mark_ready(document: Document) -> bool:
     """Ready, and the latest version of its path unless a newer version is already ready.
     Superseded versions stay viewable; their vectors move out of the default search."""
-    from docanalyst.backends.vectorstore import get_vector_store
-
     with transaction.atomic():
         siblings = Document.objects.select_for_update().filter(collection_id=document.collection_id, path=document.path)
         current = siblings.filter(is_latest=True).exclude(pk=document.pk).first()
@@ -265,123 +247,8 @@ def document_mark_ready(document: Document) -> bool:
     return True
 
 
-# --- the stages, as run by the workers ------------------------------------------------------------
-
-
-def _register_attachments(document: Document, attachments: Sequence[Any]) -> None:
-    """Each e-mail attachment becomes a child document, in the e-mail's batch and folder."""
-    from ingest.uploads import document_register
-
-    if not attachments:
-        return
-    batch = document.batch or Batch.objects.create(
-        collection=document.collection, name=document.path, uploaded_by=document.uploaded_by
-    )
-    known = set(document.children.values_list("original_name", flat=True))
-    for attachment in attachments:
-        if attachment.name in known:
-            continue  # a re-run of this stage: registered the first time
-        with attachment.path.open("rb") as handle:
-            document_register(
-                batch=batch,
-                source=handle,
-                path=f"{document.path}/{attachment.name}",
-                user=document.uploaded_by,
-                parent=document,
-            )
-        attachment.path.unlink(missing_ok=True)
-
-
-def document_parse(document_id: int) -> None:
-    """Parse and chunk a queued document; hand it to the embedding queue."""
-    from docanalyst.backends.embedder import get_tokenizer
-    from ingest.pipeline.chunk import chunk
-    from ingest.pipeline.parse import parse
-
-    document = document_claim(
-        document_id, waiting=Q(status=Status.QUEUED), status=Status.PARSING, stage="parse", progress=5
-    )
-    if document is None:
-        return
-    started = time.monotonic()
-    workdir = Path(settings.MEDIA_ROOT) / "work" / str(document_id)
-    with heartbeat(document_id, Status.PARSING):
-        parsed = parse(Path(document.file.path), document.original_name, workdir)
-        document_set_progress(document_id, status=Status.PARSING, progress=35)
-        drafts = chunk(parsed.elements, get_tokenizer(), settings.CHUNK_TARGET_TOKENS)
-    _register_attachments(document, parsed.attachments)
-    if not drafts:
-        raise PermanentIngestError("The file has no text of its own (its attachments are ingested separately).")
-    if not document_store_chunks(document_id, drafts=drafts, parsed=parsed):
-        return
-    logger.info(
-        "document %s parsed: %d elements, %s pages (%d by OCR), %d chunks, %d attachments in %.2fs",
-        document_id,
-        len(parsed.elements),
-        parsed.page_count,
-        len(parsed.ocr_pages),
-        len(drafts),
-        len(parsed.attachments),
-        time.monotonic() - started,
-    )
-    from ingest.tasks import embed_document
-
-    embed_document.delay(document_id)
-
-
-def _fair_share() -> int:
-    """CPU threads for this embedding: the cores divided among the stages running right now, so
-    that two busy worker processes do not oversubscribe the cores and a lone one uses them all."""
-    busy = Document.objects.filter(Q(status=Status.PARSING) | Q(status=Status.EMBEDDING, stage="embed")).count()
-    return max(1, (os.cpu_count() or 1) // max(1, busy))
-
-
-def document_embed(document_id: int) -> None:
-    """Embed the stored chunks and index them; the document becomes ready."""
-    from docanalyst.backends.vectorstore import get_vector_store
-    from ingest.pipeline.index import embed_chunks, index_chunks
-
-    document = document_claim(
-        document_id,
-        waiting=Q(status=Status.EMBEDDING, stage=EMBED_QUEUED),
-        status=Status.EMBEDDING,
-        stage="embed",
-        progress=50,
-    )
-    if document is None:
-        return
-    started = time.monotonic()
-    chunks = list(document.chunks.order_by("ordinal"))
-    if not chunks:
-        raise PermanentIngestError("The document produced no text chunks.")
-
-    def report(done: int, total: int) -> None:
-        document_set_progress(document_id, status=Status.EMBEDDING, progress=50 + int(45 * done / total))
-
-    with heartbeat(document_id, Status.EMBEDDING):
-        vectors = embed_chunks(chunks, on_progress=report, threads=None if settings.EMBEDDING_THREADS else _fair_share)
-        embedded = time.monotonic()
-        index_chunks(document, chunks, vectors)
-    if not document_mark_ready(document):
-        current = Document.objects.filter(pk=document_id).values_list("status", flat=True).first()
-        if current in (None, Status.CANCELLED, Status.FAILED):
-            # Deleted or cancelled while we were embedding: leave no orphan vectors behind.
-            get_vector_store().delete_document(document.collection_id, document_id)
-        return
-    logger.info(
-        "document %s embedded and indexed: %d chunks in %.2fs (embed %.2fs, index %.2fs)",
-        document_id,
-        len(chunks),
-        time.monotonic() - started,
-        embedded - started,
-        time.monotonic() - embedded,
-    )
-
-
 def document_delete(document: Document) -> None:
     """Remove a document (and its attachments), their chunks, vectors and stored originals."""
-    from docanalyst.backends.vectorstore import get_vector_store
-
     store = get_vector_store()
     family = [document, *Document.objects.filter(parent=document)]
     names = [(d.file.name, d.sha256) for d in family]
@@ -403,8 +270,6 @@ def document_delete(document: Document) -> None:
 
 
 def _queue_is_empty(queue: str) -> bool:
-    from docanalyst.celery import app
-
     with app.connection_for_read() as connection:
         try:
             return int(connection.default_channel.queue_declare(queue=queue, passive=True).message_count) == 0
@@ -417,17 +282,14 @@ def documents_requeue_stalled() -> int:
     stopped (its worker died), and documents or archives waiting for long while their queue is
     empty (their message was lost, e.g. with a broker that keeps nothing on disk). The attempt cap
     in `document_claim` fails a document that keeps killing its worker."""
-    from docanalyst.dependencies import WAITING_FOR_QUEUE
-    from ingest.tasks import embed_document, parse_document, unpack_archive
-
     stale = _stale_before()
     count = 0
     # Queued while the broker was down: it answers now (this sweep came through it).
-    for document_id in Document.objects.filter(status=Status.QUEUED, stage=WAITING_FOR_QUEUE).values_list(
+    for document_id in Document.objects.filter(status=Status.QUEUED, stage=dispatch.WAITING_FOR_QUEUE).values_list(
         "pk", flat=True
     ):
         if _update(document_id, [Status.QUEUED], stage="queued"):
-            parse_document.delay(document_id)
+            dispatch.parse_document(document_id)
             count += 1
     working = Document.objects.filter(updated_at__lt=stale).filter(
         Q(status=Status.PARSING) | (Q(status=Status.EMBEDDING) & ~Q(stage=EMBED_QUEUED))
@@ -435,23 +297,23 @@ def documents_requeue_stalled() -> int:
     for document_id, status in working.values_list("pk", "status"):
         stage = "embed (requeued)" if status == Status.EMBEDDING else "parse (requeued)"
         if _update(document_id, [status], stage=stage):
-            (embed_document if status == Status.EMBEDDING else parse_document).delay(document_id)
+            (dispatch.embed_document if status == Status.EMBEDDING else dispatch.parse_document)(document_id)
             count += 1
             logger.warning("document %s stopped moving in %s; queued again", document_id, status)
 
     waiting_parse = Document.objects.filter(status=Status.QUEUED, updated_at__lt=stale)
     waiting_embed = Document.objects.filter(status=Status.EMBEDDING, stage=EMBED_QUEUED, updated_at__lt=stale)
     archives = BatchMember.objects.filter(outcome=BatchMember.Outcome.QUEUED, created_at__lt=stale)
-    lost: list[tuple[Any, int]] = []
+    lost: list[tuple[Callable[[int], None], int]] = []
     if (waiting_parse.exists() or archives.exists()) and _queue_is_empty("parse"):
-        lost += [(parse_document, pk) for pk in waiting_parse.values_list("pk", flat=True)]
-        lost += [(unpack_archive, pk) for pk in archives.values_list("pk", flat=True)]
+        lost += [(dispatch.parse_document, pk) for pk in waiting_parse.values_list("pk", flat=True)]
+        lost += [(dispatch.unpack_archive, pk) for pk in archives.values_list("pk", flat=True)]
     if waiting_embed.exists() and _queue_is_empty("embed"):
-        lost += [(embed_document, pk) for pk in waiting_embed.values_list("pk", flat=True)]
-    for task, pk in lost:
-        if task is not unpack_archive:
+        lost += [(dispatch.embed_document, pk) for pk in waiting_embed.values_list("pk", flat=True)]
+    for queue, pk in lost:
+        if queue is not dispatch.unpack_archive:
             Document.objects.filter(pk=pk).update(updated_at=timezone.now())
-        task.delay(pk)
+        queue(pk)
         count += 1
     if lost:
         logger.warning("%d waiting documents or archives had no message in the broker; queued again", len(lost))

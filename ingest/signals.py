@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from audit.services import Action, audit_record, current_request
 from ingest.models import CollectionAccess
 
 
 def _record(access: CollectionAccess, change: str) -> None:
-    from audit.services import audit_record, current_request
 
     audit_record(
-        action="permission.change",
+        action=Action.PERMISSION_CHANGE,
         request=current_request(),
         target_type="collection",
         target_id=access.collection_id,

@@ -14,24 +14,16 @@ from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init
 from django.conf import settings
-from django.db import OperationalError
 
-from ingest import services
+from backends.embedder import get_embedder, get_tokenizer  # torch, only in worker processes
+from docanalyst import dispatch
+from docanalyst.dependencies import TRANSIENT_ERRORS
+from ingest import services, stages, uploads
 
 logger = logging.getLogger(__name__)
 
 
-def _transient_errors() -> tuple[type[BaseException], ...]:
-    import httpx
-    import redis.exceptions
-
-    return (OperationalError, httpx.TransportError, ConnectionError, TimeoutError, redis.exceptions.ConnectionError)
-
-
-TRANSIENT_ERRORS = _transient_errors()
-
-
-class DocumentTask(Task):  # type: ignore[misc]
+class DocumentTask(Task):
     """Marks the document failed when the task gives up, whatever the reason."""
 
     acks_late = True
@@ -54,39 +46,35 @@ class DocumentTask(Task):  # type: ignore[misc]
             services.document_mark_failed(int(document_id), reason)
 
 
-@shared_task(base=DocumentTask, name="ingest.tasks.parse_document")
+@shared_task(base=DocumentTask, name=dispatch.PARSE_DOCUMENT)
 def parse_document(document_id: int) -> None:
-    services.document_parse(document_id)
+    stages.document_parse(document_id)
 
 
-@shared_task(base=DocumentTask, name="ingest.tasks.embed_document")
+@shared_task(base=DocumentTask, name=dispatch.EMBED_DOCUMENT)
 def embed_document(document_id: int) -> None:
-    services.document_embed(document_id)
+    stages.document_embed(document_id)
 
 
 class ArchiveTask(DocumentTask):
     """An archive that cannot be unpacked fails its batch with the reason, whatever it was."""
 
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
-        from ingest.uploads import archive_mark_failed
-
         member_id = args[0] if args else kwargs.get("member_id")
         if isinstance(exc, SoftTimeLimitExceeded):
             reason = f"Unpacking stopped after {settings.CELERY_TASK_SOFT_TIME_LIMIT} s."
         else:
             reason = f"The archive could not be unpacked ({type(exc).__name__}: {exc})."
         if member_id is not None:
-            archive_mark_failed(int(member_id), reason)
+            uploads.archive_mark_failed(int(member_id), reason)
 
 
-@shared_task(base=ArchiveTask, name="ingest.tasks.unpack_archive")
+@shared_task(base=ArchiveTask, name=dispatch.UNPACK_ARCHIVE)
 def unpack_archive(member_id: int) -> None:
-    from ingest.uploads import archive_unpack
-
-    archive_unpack(member_id)
+    uploads.archive_unpack(member_id)
 
 
-@shared_task(name="ingest.tasks.requeue_stalled_documents", acks_late=True)
+@shared_task(name=dispatch.REQUEUE_STALLED_DOCUMENTS, acks_late=True)
 def requeue_stalled_documents() -> int:
     return services.documents_requeue_stalled()
 
@@ -98,8 +86,7 @@ def warm_up_worker_process(**_: Any) -> None:
     if not settings.WORKER_PRELOAD:
         return
     started = time.monotonic()
-    from docanalyst.backends.embedder import get_embedder, get_tokenizer
-    from ingest.pipeline.parse import warm_up
+    from ingest.pipeline.parse import warm_up  # unstructured, spaCy
 
     warm_up()
     get_tokenizer()

@@ -29,8 +29,10 @@ from django.db.models import F
 from django.template.defaultfilters import filesizeformat
 from django.utils.text import get_valid_filename
 
+from docanalyst import dispatch
 from ingest.archives import ArchiveError, ArchiveLimits, archive_kind, extract_archive
 from ingest.models import Batch, BatchMember, Collection, Document
+from ingest.services import document_enqueue, document_retry
 
 logger = logging.getLogger(__name__)
 
@@ -86,8 +88,6 @@ def document_register(
     parent: Document | None = None,
 ) -> BatchMember:
     """Store one file and record it: a new document (queued), a new version, or a duplicate."""
-    from ingest.services import document_enqueue
-
     path = _clean_path(path)
     name = PurePosixPath(path).name
     size = source_size(source)
@@ -198,9 +198,6 @@ def batch_create(
 ) -> Batch:
     """A batch from (path, file) pairs: plain files are registered at once, archives are queued
     for a worker to unpack."""
-    from docanalyst.dependencies import publish_after_commit
-    from ingest.tasks import unpack_archive
-
     items = list(uploads)
     if not items:
         raise ValidationError("Choose at least one file to upload.")
@@ -225,7 +222,7 @@ def batch_create(
                     archive_file=str(spooled),
                 )
                 Batch.objects.filter(pk=batch.pk).update(pending_archives=F("pending_archives") + 1)
-                publish_after_commit(unpack_archive, member.pk)  # broker down: the sweep queues it later
+                dispatch.unpack_archive(member.pk)  # broker down: the sweep queues it later
                 continue
             spooled.unlink()  # an Office file or other zip-based document: a plain document
             source.seek(0)
@@ -357,8 +354,6 @@ def batch_cancel(batch: Batch) -> int:
 
 
 def batch_retry_failed(batch: Batch) -> int:
-    from ingest.services import document_retry
-
     if batch.status == Batch.Status.CANCELLED:
         Batch.objects.filter(pk=batch.pk).update(status=Batch.Status.PROCESSING)
     documents = Document.objects.filter(batch=batch, status__in=(Document.Status.FAILED, Document.Status.CANCELLED))

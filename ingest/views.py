@@ -9,12 +9,12 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from compliance.models import Summary
+from compliance.selectors import records_checked, summaries_visible_to
 from docanalyst.http import HtmxHttpRequest
-from docanalyst.models import Summary
 from docanalyst.roles import is_admin
-from docanalyst.selectors import summaries_visible_to, work_records_checked
 from ingest import selectors, services, uploads
-from ingest.api import (
+from ingest.http import (
     audit_batch_created,
     audit_document_deleted,
     resolve_collection,
@@ -65,9 +65,7 @@ def document_detail_view(request: HtmxHttpRequest, document_id: int) -> HttpResp
     document = get_object_or_404(selectors.documents_visible_to(request.user), pk=document_id)
     context = {
         "document": document,
-        "summaries": work_records_checked(
-            request.user, summaries_visible_to(request.user).filter(documents=document)[:10]
-        ),
+        "summaries": records_checked(request.user, summaries_visible_to(request.user).filter(documents=document)[:10]),
         "summary_kinds": Summary.Kind.choices,
         "versions": selectors.document_versions(document),
         "attachments": selectors.documents_visible_to(request.user).filter(parent=document),

@@ -62,7 +62,7 @@ if ! $py scripts/ping.py chroma "$CHROMA_HOST" "$CHROMA_PORT"; then
 fi
 
 .venv/bin/celery -A docanalyst worker --beat --schedule "$VAR_DIR/celerybeat-schedule" \
-  --queues parse,embed,analysis,default --concurrency "${WORKER_CONCURRENCY:-2}" --without-gossip --without-mingle \
+  --queues parse,embed,compliance,default --concurrency "${WORKER_CONCURRENCY:-2}" --without-gossip --without-mingle \
   --loglevel INFO &
 pids+=($!)
 

@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
 import signal
-import subprocess
 import sys
-import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,52 +16,19 @@ import pytest
 from django.conf import settings
 
 from tests import factories
+from tests.stack import (
+    ALL_QUEUES,
+    ServiceProcess,
+    chroma_answers,
+    chroma_command,
+    redis_command,
+    wait_until,
+    worker_command,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 RUN_DIR = Path(os.environ["DOCANALYST_TEST_RUN_DIR"])
-
-
-def wait_until(check: Callable[[], bool], timeout: float, what: str, interval: float = 0.2) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except Exception:
-            pass
-        time.sleep(interval)
-    raise TimeoutError(f"{what} was not reached within {timeout} s")
-
-
-class ServiceProcess:
-    """A child process with its output in a log file, stopped at the end of the session."""
-
-    def __init__(self, name: str, args: list[str], env: dict[str, str] | None = None) -> None:
-        self.name = name
-        self.args = args
-        self.env = {**os.environ, **(env or {})}
-        self.log_path = RUN_DIR / f"{name}.log"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> ServiceProcess:
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            self.args, stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=ROOT, start_new_session=True
-        )
-        return self
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, sig)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -91,24 +55,7 @@ def _redis_port() -> int:
 
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[ServiceProcess]:
-    redis_bin = shutil.which("redis-server")
-    assert redis_bin, "redis-server is not installed (make test installs it)"
-    service = ServiceProcess(
-        "redis",
-        [
-            redis_bin,
-            "--port",
-            str(_redis_port()),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(RUN_DIR),
-        ],
-    ).start()
+    service = ServiceProcess("redis", redis_command(_redis_port(), RUN_DIR)).start()
     import redis
 
     client = redis.Redis.from_url(settings.REDIS_URL)
@@ -119,26 +66,8 @@ def redis_server() -> Iterator[ServiceProcess]:
 
 @pytest.fixture(scope="session")
 def chroma_server() -> Iterator[ServiceProcess]:
-    service = ServiceProcess(
-        "chroma",
-        [
-            str(VENV_BIN / "chroma"),
-            "run",
-            "--path",
-            str(RUN_DIR / "chroma"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(settings.CHROMA_PORT),
-        ],
-    ).start()
-
-    def heartbeat() -> bool:
-        url = f"http://127.0.0.1:{settings.CHROMA_PORT}/api/v2/heartbeat"
-        with urllib.request.urlopen(url, timeout=1) as response:
-            return response.status == 200
-
-    wait_until(heartbeat, 60, "Chroma server")
+    service = ServiceProcess("chroma", chroma_command(RUN_DIR / "chroma", settings.CHROMA_PORT)).start()
+    wait_until(lambda: chroma_answers(settings.CHROMA_PORT), 60, "Chroma server")
     yield service
     service.stop()
 
@@ -163,9 +92,7 @@ class Worker:
         self, name: str = "worker", concurrency: int = 2, extra_env: dict[str, str] | None = None, beat: bool = False
     ) -> None:
         env = {"DATABASE_URL": _database_url_for_children(), **(extra_env or {})}
-        args = [str(VENV_BIN / "celery"), "-A", "docanalyst", "worker", "-Q", "parse,embed,analysis,default"]
-        args += ["-c", str(concurrency), "--without-gossip", "--without-mingle", "--loglevel", "INFO"]
-        args += ["-n", f"{name}@%h"]
+        args = worker_command(ALL_QUEUES, concurrency, name)
         if beat:
             args += ["--beat", "--schedule", str(RUN_DIR / f"{name}-beat-schedule")]
         self.service = ServiceProcess(name, args, env=env)
@@ -221,7 +148,7 @@ FAST_RECOVERY = {"INGEST_HEARTBEAT_SECONDS": "0.5", "INGEST_STALL_SECONDS": "3",
 @pytest.fixture
 def vector_store(chroma_server: ServiceProcess) -> Iterator[Any]:
     """The real Chroma store, emptied after each test (database ids repeat between tests)."""
-    from docanalyst.backends.vectorstore import get_vector_store
+    from backends.vectorstore import get_vector_store
 
     store = get_vector_store()
     yield store

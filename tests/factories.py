@@ -58,3 +58,13 @@ def grant(collection: Collection, who: object, write: bool = False) -> Collectio
         collection=collection, **{field: who}, defaults={"can_write": write}
     )
     return access
+
+
+def documents_uploaded(*, collection: Collection, uploaded_files: list, user: object) -> list:
+    """Upload files as one batch the way the browser and the API do; the documents it created
+    (a duplicate creates none)."""
+    from ingest.models import Document
+    from ingest.uploads import batch_create_from_uploads
+
+    batch = batch_create_from_uploads(collection=collection, files=list(uploaded_files), user=user)
+    return list(Document.objects.filter(batch=batch).order_by("pk"))

@@ -95,9 +95,9 @@ def test_a_summary_asked_for_on_a_document_page_is_made_by_the_worker_and_shown_
 ) -> None:
     from playwright.sync_api import expect
 
-    from tests.docanalyst.contracts import long_specification
-    from tests.docanalyst.corpus import indexed_document
+    from tests.compliance.contracts import long_specification
     from tests.factories import CollectionFactory
+    from tests.search.corpus import indexed_document
 
     officer = UserFactory(username="cora", roles=["employee", "compliance"])
     pages, sections = long_specification(sections=6, pages_per_section=5)
@@ -137,10 +137,10 @@ def test_an_answer_streams_into_the_page_chunk_by_chunk_and_a_follow_up_keeps_th
 ) -> None:
     from playwright.sync_api import expect
 
-    from docanalyst.backends import llm as llm_backend
-    from tests.docanalyst.corpus import indexed_document
+    from backends import llm as llm_backend
     from tests.docanalyst.llm_stub import RecordingLLM
     from tests.factories import CollectionFactory
+    from tests.search.corpus import indexed_document
 
     user = UserFactory(username="streamer")
     indexed_document(
@@ -195,8 +195,8 @@ def test_an_xss_payload_inside_a_document_is_shown_as_text_and_never_runs(
     from playwright.sync_api import expect
 
     from ingest.models import Document
-    from tests.docanalyst.corpus import indexed_document
     from tests.factories import CollectionFactory
+    from tests.search.corpus import indexed_document
 
     user = UserFactory(username="xss-reader")
     document = indexed_document(

@@ -41,16 +41,17 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
-from docanalyst.models import Answer, Conversation, ExtractionTemplate, Summary, WorkRecord
-from docanalyst.services.answers import answer_question
-from docanalyst.services.comparisons import comparison_build, comparison_request
-from docanalyst.services.extractions import extraction_build, extraction_request
-from docanalyst.services.summaries import summary_build, summary_request
-from docanalyst.services.work import work_claim
+from compliance.comparisons import comparison_build, comparison_request
+from compliance.extractions import extraction_build, extraction_request
+from compliance.models import ComplianceRecord, ExtractionTemplate, Summary
+from compliance.records import record_claim
+from compliance.summaries import summary_build, summary_request
 from ingest.models import Batch, BatchMember, Collection, Document
-from tests.docanalyst.corpus import indexed_document
+from search.models import Answer, Conversation
 from tests.documents import make_pdf
 from tests.factories import CollectionFactory, UserFactory, grant
+from tests.search.asking import answer_question
+from tests.search.corpus import indexed_document
 
 # --- the two parties ---------------------------------------------------------------------------------
 
@@ -196,10 +197,10 @@ def planted_document(collection: Collection, party: Party, user: User, media: Pa
     return document
 
 
-def made_in_process(record: WorkRecord, build: Any) -> Any:
+def made_in_process(record: ComplianceRecord, build: Any) -> Any:
     """Claim and make a queued record here (the world's transaction never commits, so no worker
-    sees it; the worker path is tested in tests/docanalyst/test_compliance.py)."""
-    claimed = work_claim(type(record), record.pk, "in-process")
+    sees it; the worker path is tested in tests/compliance/test_compliance.py)."""
+    claimed = record_claim(type(record), record.pk, "in-process")
     assert claimed is not None
     build(claimed, lambda *_: None)
     claimed.refresh_from_db()
@@ -244,8 +245,8 @@ def world(
     is a savepoint in it) and is rolled back at the end, as Django's TestCase does with
     setUpTestData: the database is left exactly as it was found (a flush would also remove what
     the data migrations created: the role groups, the audit chain head)."""
-    from docanalyst.backends.llm import get_llm
-    from docanalyst.backends.vectorstore import get_vector_store
+    from backends.llm import get_llm
+    from backends.vectorstore import get_vector_store
 
     media = tmp_path_factory.mktemp("leak-probe-media")
     module_settings = override_settings(MEDIA_ROOT=str(media), LLM_BASE_URL="")
@@ -982,8 +983,8 @@ PROBED_ELSEWHERE = {
     ("api-tokens", "get"): "test_alices_token_lists_and_the_token_page_show_only_her_own_tokens",
     ("api-tokens", "post"): "test_alices_token_lists_and_the_token_page_show_only_her_own_tokens",
     ("tokens", "get"): "test_alices_token_lists_and_the_token_page_show_only_her_own_tokens",
-    ("extraction-templates", "get"): "tests/docanalyst/test_compliance.py (templates hold no document data)",
-    ("extraction-templates", "post"): "tests/docanalyst/test_compliance.py (templates hold no document data)",
+    ("extraction-templates", "get"): "tests/compliance/test_compliance.py (templates hold no document data)",
+    ("extraction-templates", "post"): "tests/compliance/test_compliance.py (templates hold no document data)",
     ("api-extraction-templates", "get"): "templates hold no document data; compliance officers only",
     ("api-extraction-templates", "post"): "templates hold no document data; compliance officers only",
 }

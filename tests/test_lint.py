@@ -29,3 +29,13 @@ def test_the_code_is_formatted() -> None:
 def test_mypy_finds_no_type_errors() -> None:
     completed = run(str(BIN / "mypy"))
     assert completed.returncode == 0, completed.stdout
+
+
+def test_pre_commit_runs_what_make_lint_runs() -> None:
+    import yaml
+
+    hooks = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())["repos"][0]["hooks"]
+    entries = [hook["entry"].removeprefix("env ") for hook in hooks]
+    makefile = (ROOT / "Makefile").read_text().split("lint:\n", 1)[1].split("\n\n", 1)[0]
+    lint = [line.strip() for line in makefile.splitlines() if line.startswith("\t.venv") or line.startswith("\tDEBUG")]
+    assert entries == lint

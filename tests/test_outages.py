@@ -13,12 +13,13 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
-from docanalyst.dependencies import WAITING_FOR_QUEUE
+from docanalyst.dispatch import WAITING_FOR_QUEUE
 from ingest.models import Document
 from ingest.services import documents_requeue_stalled
-from tests.conftest import ServiceProcess, wait_for_documents, wait_until
+from tests.conftest import wait_for_documents
 from tests.documents import make_pdf, upload
 from tests.factories import CollectionFactory, UserFactory
+from tests.stack import ServiceProcess, wait_until
 
 pytestmark = pytest.mark.worker
 
@@ -29,7 +30,7 @@ def planted_pdf(tmp_path: Any) -> Any:
 
 def warm_up() -> None:
     """Load the embedding model first: the timings below are the outage's, not a cold start's."""
-    from docanalyst.backends.embedder import get_embedder
+    from backends.embedder import get_embedder
 
     get_embedder().encode(["warm-up"])
 
@@ -111,8 +112,8 @@ def test_with_chroma_stopped_search_answers_503_with_the_reason_and_the_browser_
 ) -> None:
     from django.conf import settings
 
-    from docanalyst.backends.vectorstore import get_vector_store
-    from tests.docanalyst.corpus import indexed_document
+    from backends.vectorstore import get_vector_store
+    from tests.search.corpus import indexed_document
 
     user = UserFactory()
     indexed_document(CollectionFactory(readers=[user]), "bolts.pdf", ["Anchor bolt torque is 42 newton metres."])

@@ -30,7 +30,7 @@ def test_migrations_and_models_work_on_postgresql(postgres_url: str, tmp_path: P
 
     script = (
         "from django.db import connection; from ingest.models import Collection, Document, Chunk, Page;"
-        "from ingest.services import document_pages_rebuild; from docanalyst.backends import lexical;"
+        "from ingest.services import document_pages_rebuild; from backends import lexical;"
         "c = Collection.objects.create(name='pg');"
         "d = Document.objects.create(collection=c, title='t', original_name='t.pdf', sha256='0'*64, file='x');"
         "Chunk.objects.create(document=d, ordinal=0, text='hello', page_number=1, element_types=['Title']);"

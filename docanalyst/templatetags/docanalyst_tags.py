@@ -9,6 +9,9 @@ from django import template
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+from compliance.reports import value_text
+from docanalyst.http import citations_with_urls
+
 register = template.Library()
 
 STOPWORDS = frozenset(
@@ -39,7 +42,7 @@ def highlight(text: str, query: str) -> SafeString:
 
 
 @register.filter
-def cite_links(text: str, citations: list[dict]) -> SafeString:  # type: ignore[type-arg]
+def cite_links(text: str, citations: list[dict]) -> SafeString:
     """Escape an answer and turn its [n] markers into links to the cited page."""
     urls = {str(c["n"]): c.get("url", "") for c in citations}
     escaped = escape(text)
@@ -67,14 +70,10 @@ def getlist(data: Any, key: str) -> list[str]:
 @register.filter
 def with_urls(citations: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Citations (as stored on an answer) with the link to their page and passage."""
-    from docanalyst.api import citations_with_urls
-
     return citations_with_urls(citations)
 
 
 @register.filter
 def field_value(value: Any) -> str:
     """An extracted value as the exports show it (`reports.value_text`)."""
-    from docanalyst.services.reports import value_text
-
     return value_text(value)

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Any
 
-from docanalyst.backends.embedder import TokenCounter
-from docanalyst.backends.lexical import tokens as lexical_tokens
+from backends.embedder import TokenCounter
+from backends.lexical import tokens as lexical_tokens
 from ingest.pipeline.parse import ParsedElement
 
 SPECIAL_TOKENS = 2  # [CLS] and [SEP], counted by the tokenizer on every encode

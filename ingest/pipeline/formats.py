@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import magic
+
 from ingest.pipeline import PermanentIngestError
 
 TEXT_EXTENSIONS = frozenset(
@@ -59,7 +61,6 @@ def _is_encrypted_office_file(path: Path) -> bool:
 
 def classify(path: Path, original_name: str) -> FileKind:
     """The kind of document at `path`, or `PermanentIngestError` saying why it is refused."""
-    import magic
     from unstructured.file_utils.filetype import detect_filetype
     from unstructured.file_utils.model import FileType
 

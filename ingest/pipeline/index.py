@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from docanalyst.backends.embedder import get_embedder
-from docanalyst.backends.vectorstore import VectorRecord, get_vector_store
+from backends.embedder import get_embedder
+from backends.vectorstore import VectorRecord, get_vector_store
 from ingest.models import Chunk, Document
 
 NO_PAGE = -1  # Chroma metadata cannot hold None

@@ -7,7 +7,6 @@ PDF pages are rendered by Poppler. Nothing here needs a model download.
 from __future__ import annotations
 
 import functools
-import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,8 +15,6 @@ from typing import Any
 from django.conf import settings
 
 from ingest.pipeline import PermanentIngestError
-
-logger = logging.getLogger(__name__)
 
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 

@@ -10,6 +10,8 @@ give their headers as metadata and their attachments as separate files for child
 from __future__ import annotations
 
 import contextlib
+import email
+import email.policy
 import functools
 import logging
 import subprocess
@@ -18,6 +20,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import lxml.html
+from charset_normalizer import from_bytes
 
 from ingest.pipeline import PermanentIngestError
 from ingest.pipeline.formats import FileKind, classify
@@ -68,7 +73,7 @@ def _prepare_unstructured() -> None:
     def load_packaged_model() -> spacy.language.Language:
         return spacy.load(model_dir, exclude=tokenize._SPACY_EXCLUDE)
 
-    tokenize._load_spacy_model = load_packaged_model  # type: ignore[assignment]
+    tokenize._load_spacy_model = load_packaged_model
 
 
 def warm_up() -> None:
@@ -156,7 +161,6 @@ def _table_rows(element: Any) -> list[list[str]]:
     html = getattr(element.metadata, "text_as_html", None)
     if not html:
         return []
-    import lxml.html
 
     table = lxml.html.fromstring(html)
     rows = [[" ".join(cell.text_content().split()) for cell in row.xpath("./th|./td")] for row in table.xpath(".//tr")]
@@ -201,7 +205,6 @@ def _as_utf8(path: Path) -> Iterator[Path]:
     else:
         yield path
         return
-    from charset_normalizer import from_bytes
 
     best = from_bytes(raw).best()
     if best is None:
@@ -246,9 +249,6 @@ def _email_parts(path: Path, kind: FileKind, workdir: Path) -> tuple[dict[str, s
         for index, attachment in enumerate(msg.attachments, start=1):
             keep(index, attachment.file_name, attachment.file_bytes)
     else:
-        import email
-        import email.policy
-
         with path.open("rb") as handle:
             message = email.message_from_binary_file(handle, policy=email.policy.default)
         for header in ("From", "To", "Cc", "Date", "Subject", "Message-ID"):

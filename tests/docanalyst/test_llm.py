@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
-from docanalyst.backends import llm as llm_backend
-from docanalyst.backends.llm import LLMUnavailable, Message, OpenAICompatibleLLM
-from docanalyst.models import Answer
-from docanalyst.services.answers import answer_question
+from backends import llm as llm_backend
+from backends.llm import LLMUnavailable, Message, OpenAICompatibleLLM
+from search.models import Answer
 from tests.docanalyst.llm_stub import StubServer
-from tests.docanalyst.test_api import bearer_client, token_for
 from tests.ingest.test_tasks import ingest_planted
+from tests.search.asking import answer_question
+from tests.search.test_api import bearer_client, token_for
 
 pytestmark = pytest.mark.llm
 
@@ -209,7 +209,8 @@ def test_the_llama_cpp_build_runs_on_any_x86_64_v3_cpu_with_no_avx512_or_amx_ins
 def test_a_model_server_that_dies_is_reported_as_that_with_its_log(tmp_path: Path) -> None:
     import signal
 
-    from tests.conftest import ServiceProcess, _died, wait_until
+    from tests.conftest import _died
+    from tests.stack import ServiceProcess, wait_until
 
     crashing = ServiceProcess(
         "crashing-model-server",

@@ -14,13 +14,13 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
-from docanalyst.services.search import chunks_search
 from ingest import selectors, services, uploads
 from ingest.models import Batch, BatchMember, Document
-from tests.conftest import wait_until
+from search.retrieval import chunks_search
 from tests.documents import make_pdf, upload
-from tests.factories import CollectionFactory, UserFactory
+from tests.factories import CollectionFactory, UserFactory, documents_uploaded
 from tests.ingest import fixtures as fx
+from tests.stack import wait_until
 
 pytestmark = pytest.mark.worker
 
@@ -173,7 +173,7 @@ def test_an_exact_duplicate_is_recorded_and_never_processed_twice(
     user = UserFactory()
     collection = CollectionFactory(writers=[user])
     pdf = make_pdf(tmp_path / "spec.pdf", [["Spec", "Weld class B applies to all joints."]])
-    (first,) = services.documents_create(collection=collection, uploaded_files=[upload(pdf)], user=user)
+    (first,) = documents_uploaded(collection=collection, uploaded_files=[upload(pdf)], user=user)
     wait_until(lambda: Document.objects.get(pk=first.pk).status == Document.Status.READY, 120, "first ready")
 
     copy = tmp_path / "copy-of-spec.pdf"
@@ -194,12 +194,12 @@ def test_a_new_file_under_an_existing_path_is_a_new_version_and_search_uses_the_
     collection = CollectionFactory(writers=[user])
     (tmp_path / "v1").mkdir()
     old = make_pdf(tmp_path / "v1" / "rates.pdf", [["Rates"], ["The hourly rate is 95 euros for inspections."]])
-    (v1,) = services.documents_create(collection=collection, uploaded_files=[upload(old)], user=user)
+    (v1,) = documents_uploaded(collection=collection, uploaded_files=[upload(old)], user=user)
     wait_until(lambda: Document.objects.get(pk=v1.pk).status == Document.Status.READY, 120, "v1 ready")
     (tmp_path / "v2").mkdir()
     new = make_pdf(tmp_path / "v2" / "rates.pdf", [["Rates"], ["The hourly rate is 120 euros for inspections."]])
 
-    (v2,) = services.documents_create(collection=collection, uploaded_files=[upload(new)], user=user)
+    (v2,) = documents_uploaded(collection=collection, uploaded_files=[upload(new)], user=user)
     wait_until(lambda: Document.objects.get(pk=v2.pk).status == Document.Status.READY, 120, "v2 ready")
     v1.refresh_from_db()
     v2.refresh_from_db()
@@ -213,8 +213,8 @@ def test_a_new_file_under_an_existing_path_is_a_new_version_and_search_uses_the_
     )
     assert {h.document.pk for h in everything} == {v1.pk, v2.pk}
 
-    from docanalyst.models import Summary
-    from docanalyst.services.summaries import summary_request
+    from compliance.models import Summary
+    from compliance.summaries import summary_request
 
     old_summary = summary_request(user=user, documents=[v1])  # a superseded version stays summarizable
     wait_until(lambda: Summary.objects.get(pk=old_summary.pk).status == "done", 120, "summary of v1")
@@ -245,7 +245,7 @@ def test_email_attachments_become_child_documents_linked_to_their_email(ingest_s
         [("annex.pdf", annex.read_bytes(), "application/pdf")],
     )
 
-    (email_document,) = services.documents_create(collection=collection, uploaded_files=[upload(mail)], user=user)
+    (email_document,) = documents_uploaded(collection=collection, uploaded_files=[upload(mail)], user=user)
     wait_until(
         lambda: Document.objects.filter(parent=email_document, status=Document.Status.READY).exists(),
         180,
@@ -308,7 +308,7 @@ def test_reindex_rebuilds_the_vectors_of_every_ready_document(
     user = UserFactory()
     collection = CollectionFactory(name="Reindexed", writers=[user])
     files = [upload(make_pdf(tmp_path / f"r{i}.pdf", [[f"Report {i}", f"Finding {i} is minor."]])) for i in range(3)]
-    created = services.documents_create(collection=collection, uploaded_files=files, user=user)
+    created = documents_uploaded(collection=collection, uploaded_files=files, user=user)
     wait_until(
         lambda: Document.objects.filter(pk__in=[d.pk for d in created], status="ready").count() == 3, 120, "ready"
     )

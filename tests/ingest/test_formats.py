@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from docanalyst.backends.embedder import get_tokenizer
+from backends.embedder import get_tokenizer
 from ingest.pipeline import PermanentIngestError
 from ingest.pipeline.chunk import chunk
 from ingest.pipeline.parse import parse

@@ -7,7 +7,7 @@ from typing import Any
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from docanalyst.backends import lexical
+from backends import lexical
 
 
 def test_documents_ingested_before_front_matter_get_it_from_their_chunks(transactional_db: Any) -> None:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from docanalyst.backends.embedder import get_tokenizer
+from backends.embedder import get_tokenizer
 from ingest.pipeline.chunk import chunk
 from ingest.pipeline.parse import ParsedElement
 

@@ -10,14 +10,15 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from docanalyst.services.answers import answer_question
-from docanalyst.services.search import chunks_search
 from ingest import services
 from ingest.models import Document
 from ingest.tasks import embed_document, parse_document
-from tests.conftest import wait_for_documents, wait_until
+from search.retrieval import chunks_search
+from tests.conftest import wait_for_documents
 from tests.documents import FILLER, make_docx, make_pdf, upload
-from tests.factories import CollectionFactory, UserFactory
+from tests.factories import CollectionFactory, UserFactory, documents_uploaded
+from tests.search.asking import answer_question
+from tests.stack import wait_until
 
 pytestmark = pytest.mark.worker
 
@@ -39,9 +40,7 @@ def ingest_planted(tmp_path: Path) -> tuple[Any, Any, Document]:
     """A user, a collection and the planted PDF ingested into it, ready."""
     user = UserFactory(roles=["employee", "compliance"])
     collection = CollectionFactory(writers=[user])
-    (document,) = services.documents_create(
-        collection=collection, uploaded_files=[upload(planted_pdf(tmp_path))], user=user
-    )
+    (document,) = documents_uploaded(collection=collection, uploaded_files=[upload(planted_pdf(tmp_path))], user=user)
     (document,) = wait_for_documents([document.pk])
     return user, collection, document
 
@@ -61,7 +60,7 @@ def test_the_worker_ingests_pdf_docx_and_text_and_search_finds_the_planted_passa
     text_path = tmp_path / "site-notes.txt"
     text_path.write_text("Site notes\n\nThe tower crane was certified on 3 March by the inspector.\n", encoding="utf-8")
 
-    created = services.documents_create(
+    created = documents_uploaded(
         collection=collection,
         uploaded_files=[upload(planted_pdf(tmp_path)), upload(docx_path), upload(text_path)],
         user=user,
@@ -114,7 +113,7 @@ def test_bad_files_fail_with_a_reason_and_the_rest_of_the_upload_is_ingested(ing
     good = tmp_path / "good.txt"
     good.write_text("Good file\n\nThe pump station has three redundant pumps.\n", encoding="utf-8")
 
-    created = services.documents_create(
+    created = documents_uploaded(
         collection=collection, uploaded_files=[upload(p) for p in (empty, corrupt, unsupported, good)], user=user
     )
     documents = {d.original_name: d for d in wait_for_documents([d.pk for d in created])}

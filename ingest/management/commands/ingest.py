@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from audit.services import audit_record
+from audit.services import Action, audit_record
 from ingest import selectors, services, uploads
 
 
@@ -36,7 +36,7 @@ class Command(BaseCommand):
         target = services.collection_get_or_create(name=collection)
         batch = uploads.batch_create_from_path(collection=target, path=path.resolve(), user=uploader)
         audit_record(
-            action="batch.create",
+            action=Action.BATCH_CREATE,
             actor=uploader,
             via="cli",
             target_type="batch",

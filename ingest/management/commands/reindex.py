@@ -10,7 +10,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from tqdm import tqdm
 
-from docanalyst.backends.vectorstore import get_vector_store
+from backends.vectorstore import get_vector_store
+from docanalyst import dispatch
 from ingest.models import Collection, Document
 from ingest.services import EMBED_QUEUED
 
@@ -23,8 +24,6 @@ class Command(BaseCommand):
         parser.add_argument("--no-wait", action="store_true", help="Queue the work and return at once.")
 
     def handle(self, *args: Any, collection: str | None, no_wait: bool, **options: Any) -> None:
-        from ingest.tasks import embed_document
-
         collections = Collection.objects.all()
         if collection:
             collections = collections.filter(name=collection)
@@ -41,7 +40,7 @@ class Command(BaseCommand):
             )
             ids += batch_ids
         for document_id in ids:
-            embed_document.delay(document_id)
+            dispatch.embed_document(document_id)
         self.stdout.write(f"Re-indexing {len(ids)} documents in {collections.count()} collection(s).")
         if no_wait or not ids:
             return
