@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 
 from audit.services import Action, audit_record
 from compliance import comparisons, extractions, selectors, summaries
+from compliance import serializers as R
 from compliance.exports.render import FORMATS
 from compliance.extractions import MAX_REVIEW_COMMENT
 from compliance.http import (
@@ -33,7 +34,6 @@ from compliance.http import (
 from compliance.models import ComplianceRecord, ExtractionRun, ExtractionTemplate, ExtractionValue, Summary
 from compliance.records import RecordNotPossible
 from compliance.selection import documents_selected
-from docanalyst import api_responses as R
 from docanalyst.http import citations_with_urls
 from docanalyst.roles import is_compliance_officer
 from docanalyst.validation import IdField

@@ -20,7 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from docanalyst import api_responses as R
+from docanalyst import serializers as R
 
 MAX_EXPIRY_DAYS = 3650
 

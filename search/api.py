@@ -14,10 +14,10 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from docanalyst import api_responses as R
 from docanalyst.http import citations_with_urls, page_url, sse_response
 from docanalyst.validation import MAX_ID, IdField
 from search import answers, selectors
+from search import serializers as R
 from search.forms import PARAMETERS, SearchForm
 from search.http import audit_search
 from search.retrieval import FILE_TYPES, MAX_K, Method, chunks_search
