@@ -15,9 +15,11 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from django.conf import settings
+
+from backends import onnx_embedder
 
 logger = logging.getLogger(__name__)
 
@@ -103,17 +105,42 @@ class SentenceTransformerEmbedder:
         return [vector.tolist() for vector in vectors]
 
 
-_embedder: SentenceTransformerEmbedder | None = None
+class Embedder(Protocol):
+    name: str
+    dimension: int
+    max_tokens: int
+    batch_size: int
+
+    def encode(self, texts: Sequence[str]) -> list[list[float]]: ...
+
+    def set_threads(self, count: int) -> None: ...
 
 
-def get_embedder() -> SentenceTransformerEmbedder:
+_embedder: Embedder | None = None
+
+
+def embedding_backend(path: Path) -> str:
+    """EMBEDDING_BACKEND, with `auto` resolved: ONNX Runtime on a CPU for a model it reproduces
+    exactly (mean pooling, normalised), PyTorch otherwise (a GPU, another architecture)."""
+
+    if settings.EMBEDDING_BACKEND != "auto":
+        return str(settings.EMBEDDING_BACKEND)
+    return "onnx" if settings.EMBEDDING_DEVICE == "cpu" and onnx_embedder.supports(path) else "torch"
+
+
+def get_embedder() -> Embedder:
     global _embedder
     if _embedder is None:
         with _lock:
             if _embedder is None:
-                path = embedding_model_path()
-                logger.info("loading embedding model from %s on %s", path, settings.EMBEDDING_DEVICE)
-                _embedder = SentenceTransformerEmbedder(
-                    path, device=settings.EMBEDDING_DEVICE, batch_size=settings.EMBEDDING_BATCH_SIZE
-                )
+                _embedder = _load(embedding_model_path())
     return _embedder
+
+
+def _load(path: Path) -> Embedder:
+
+    backend = embedding_backend(path)
+    logger.info("loading embedding model from %s on %s (%s)", path, settings.EMBEDDING_DEVICE, backend)
+    if backend == "onnx":
+        return onnx_embedder.OnnxEmbedder(path, settings.EMBEDDING_BATCH_SIZE, _max_seq_length(path))
+    return SentenceTransformerEmbedder(path, device=settings.EMBEDDING_DEVICE, batch_size=settings.EMBEDDING_BATCH_SIZE)

@@ -28,7 +28,10 @@ What it does, in order:
    every set (ties within 0.005); hybrid page hit@5 >= the baseline's on every set with pages;
    refusal >= 0.95 and declined <= 0.05; no quote that is not verbatim.
 5. With `--scale N` (default 100000; 0 skips), a synthetic corpus of N chunks (`eval_scale.py`)
-   and the search latencies on it against the raw Chroma query and the raw encode.
+   and the search latencies on it against the raw Chroma query and the raw encode (hybrid also with
+   its two legs one after the other); then (`eval_load.py`, `--load-searchers 20 --load-seconds 60`;
+   0 skips) the app served as `make run` serves it, on loopback, searched by that many concurrent
+   API clients: throughput, p50/p95/p99 and errors.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from eval_answers import AskResult, ask_all, ask_line, threshold_lines
+from eval_load import load_phase
 from eval_scale import METHODS, scale_phase
 from eval_sets import (
     Judged,
@@ -184,6 +188,10 @@ def main() -> int:
     parser.add_argument("--k", type=int, default=10, help="hits asked of each search (default 10)")
     parser.add_argument("--scale", type=int, default=100_000, help="synthetic chunks for the latency test (0: skip)")
     parser.add_argument("--scale-queries", type=int, default=100, help="questions timed at scale (default 100)")
+    parser.add_argument(
+        "--load-searchers", type=int, default=20, help="concurrent searchers against the served app at scale (0: skip)"
+    )
+    parser.add_argument("--load-seconds", type=float, default=60, help="how long they search (default 60)")
     parser.add_argument("--ask-limit", type=int, default=0, help="questions asked per set and direction (0: all)")
     parser.add_argument("--llm", help="an OpenAI-compatible server for the answers (default: extractive)")
     parser.add_argument("--llm-model", default="", help="the model it serves (with --llm)")
@@ -250,7 +258,9 @@ def evaluate(args: argparse.Namespace, sets: list[EvalSet], stack: Stack) -> int
     asks = answers_phase(sets, user, args.ask_limit, report)
     if args.scale > 0:
         queries = [j.question.text for j in sets[0].judged[: args.scale_queries]]
-        scale_phase(args.scale, queries, sets[0].documents, user, args.k, report)
+        synthetic = scale_phase(args.scale, queries, sets[0].documents, user, args.k, report)
+        if args.load_searchers > 0:
+            load_phase(synthetic, queries, user, stack.scratch, args.load_searchers, args.load_seconds, report)
     verdicts = targets(sets, asks)
     report["targets"] = [{"target": text, "met": met} for met, text in verdicts]
     print("targets:", flush=True)

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from ingest.models import Chunk, Collection, Document
 
 METHODS = ("dense", "lexical", "hybrid")
+SEQUENTIAL = "hybrid-legs-one-after-the-other"
 SYNTHETIC_PREFIX = "eval-synthetic-"
 CHUNKS_PER_SYNTHETIC_DOCUMENT = 100
 CHROMA_BATCH = 5000
@@ -278,6 +279,17 @@ def time_scale(
         variants[method] = lambda i, m=method: chunks_search(
             user=user, query=queries[i], k=k, method=m, filters=filters
         )
+
+    def hybrid_sequential(i: int) -> None:
+        """The same search with its two legs one after the other (SEARCH_DENSE_THREADS=0)."""
+        threads, settings.SEARCH_DENSE_THREADS = settings.SEARCH_DENSE_THREADS, 0
+        try:
+            chunks_search(user=user, query=queries[i], k=k, method="hybrid", filters=filters)
+        finally:
+            settings.SEARCH_DENSE_THREADS = threads
+
+    if "hybrid" in methods:
+        variants[SEQUENTIAL] = hybrid_sequential
     samples: dict[str, list[float]] = {name: [] for name in variants}
     for run in variants.values():
         run(0)  # warm-up
@@ -291,7 +303,7 @@ def time_scale(
 
 def scale_phase(
     size: int, queries: Sequence[str], documents: Sequence[Document], user: User, k: int, report: dict[str, Any]
-) -> None:
+) -> Collection:
     """The synthetic corpus (built or reused; its words are drawn from the evaluated documents'
     chunks), then the latencies on it."""
     from ingest.models import Chunk
@@ -317,6 +329,7 @@ def scale_phase(
     report["phases_s"]["scale latency"] = round(time.monotonic() - started, 1)
     report["scale"] = {"chunks": size, "how": how, "queries": len(queries), "latency": timings}
     print_scale(timings, len(queries))
+    return synthetic
 
 
 def print_scale(timings: dict[str, dict[str, float]], queries: int) -> None:
@@ -329,7 +342,9 @@ def print_scale(timings: dict[str, dict[str, float]], queries: int) -> None:
                 f"scale {name} p50_ms={timing['p50_ms']:.1f} p95_ms={timing['p95_ms']:.1f} over {queries} queries",
                 flush=True,
             )
-    for method in METHODS:
+    for method in (*METHODS, SEQUENTIAL):
+        if method not in timings:
+            continue
         timing = timings[method]
         parts = [
             f"scale {method} p50_ms={timing['p50_ms']:.1f} p95_ms={timing['p95_ms']:.1f}",

@@ -321,6 +321,12 @@ ARCHIVE_MAX_DEPTH = env_int("ARCHIVE_MAX_DEPTH", 3, minimum=0)
 # --- Retrieval backends -------------------------------------------------------------------------
 EMBEDDING_MODEL_PATH = env_str("EMBEDDING_MODEL_PATH", "")  # empty: the packaged all-MiniLM-L6-v2
 EMBEDDING_DEVICE = env_str("EMBEDDING_DEVICE", "cpu")
+# auto: ONNX Runtime on the CPU (the model exported once to VAR_DIR/models, same vectors, faster),
+# PyTorch on a GPU; or onnx / torch.
+EMBEDDING_BACKEND = env_choice("EMBEDDING_BACKEND", "auto", ["auto", "onnx", "torch"])
+EMBEDDING_ONNX_DIR = Path(env_str("EMBEDDING_ONNX_DIR", str(VAR_DIR / "models")))  # where the export is kept
+if EMBEDDING_BACKEND == "onnx" and EMBEDDING_DEVICE != "cpu":
+    raise ImproperlyConfigured("EMBEDDING_BACKEND=onnx runs on the CPU: use torch (or auto) with EMBEDDING_DEVICE.")
 EMBEDDING_BATCH_SIZE = env_int("EMBEDDING_BATCH_SIZE", 32, minimum=1)
 # Threads torch may use per worker process. 0: a fair share of this machine's cores among the stages
 # running at that moment (all of them for a lone embedding, one each when every process is busy).
@@ -344,6 +350,9 @@ SEARCH_CANDIDATES = env_int("SEARCH_CANDIDATES", 40, minimum=1)
 # (half of the default k: a question answered on one document's pages still finds them, a
 # question across documents still sees several).
 SEARCH_MAX_PER_DOCUMENT = env_int("SEARCH_MAX_PER_DOCUMENT", 5, minimum=1)
+# Threads per web process that run searches' dense leg (encoder + Chroma) beside their lexical leg;
+# 0: the legs one after the other in the request's thread.
+SEARCH_DENSE_THREADS = env_int("SEARCH_DENSE_THREADS", 4, minimum=0)
 _REMOVED = {
     "SEARCH_LEXICAL_WEIGHT": "the fusion weighs each leg by how far its best pages stand out (no weight to set)",
     "SEARCH_EXACT_MAX_MATCHES": "a rare part number stands out in BM25 by itself",

