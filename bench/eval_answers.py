@@ -1,5 +1,5 @@
 """The answer half of `bench/eval_retrieval.py`: questions asked through the app's own
-`answer_question` (the code path of `POST /api/v1/ask`), scored.
+`answer_create` + `answer_events` (the code path of `POST /api/v1/ask`), scored.
 
 - Answerable: each set's questions asked of its own collection. *Declined* is the share the app
   answered "the documents do not contain an answer" for.
@@ -115,8 +115,8 @@ def ask_all(label: str, items: Sequence[Judged], user: User, collection_ids: Seq
     from tqdm import tqdm
 
     from backends.llm import LLMUnavailable
-    from search.answers import answer_question
     from search.retrieval import chunks_search
+    from tests.search.asking import answer_question  # answer_create + answer_events, as POST /api/v1/ask
 
     result = AskResult()
     for item in tqdm(items, desc=label, unit="q", file=sys.stderr):

@@ -185,6 +185,10 @@ def run(folder: Path, worker: ServiceProcess, worker_log: Path, concurrency: int
     )
     rates = f"documents/s {documents / end_to_end:.3f}  pages/s {pages / end_to_end:.2f}"
     print(f"{rates}  chunks/s {len(chunks) / end_to_end:.2f}")
+    embedded, total = text_embedded(ready)
+    print(
+        f"text embedded {100 * embedded / max(total, 1):.2f}% ({embedded} of {total} tokens inside the model's window)"
+    )
     for name, peak in sorted(memory.peaks.items()):
         print(f"peak memory {peak:.0f} MiB  {name}")
 
@@ -269,6 +273,18 @@ def raw_embed_seconds(chunks: list[str]) -> float:
     started = time.monotonic()
     model.encode(chunks, batch_size=32, normalize_embeddings=True, show_progress_bar=False)
     return time.monotonic() - started
+
+
+def text_embedded(ready) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    """Tokens of what is embedded for each chunk (its context line and text) that fall inside the
+    embedder's window, and all of them: what a vector can represent of the text."""
+    from backends.embedder import get_tokenizer
+    from ingest.models import Chunk
+    from ingest.pipeline.index import embedding_text
+
+    tokens = get_tokenizer()
+    counts = tokens.count_many([embedding_text(c) for c in Chunk.objects.filter(document__in=ready)])
+    return sum(min(n, tokens.max_tokens) for n in counts), sum(counts)
 
 
 def raw_onnx_embed_seconds(chunks: list[str]) -> float:
