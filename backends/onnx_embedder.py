@@ -106,8 +106,8 @@ class OnnxEmbedder:
         self.name = path.name if path.name != "model" else path.parent.name
         self.model_file = export(path)
         self.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+        pad = self.tokenizer.padding or {}  # the file's own pad token, before padding to the longest
         self.tokenizer.enable_truncation(max_length=max_tokens)
-        pad = json.loads((path / "tokenizer.json").read_text()).get("padding") or {}
         self.tokenizer.enable_padding(pad_id=int(pad.get("pad_id", 0)), pad_token=str(pad.get("pad_token", "[PAD]")))
         self.threads = settings.EMBEDDING_THREADS or (os.cpu_count() or 1)
         self._sessions: dict[int, Any] = {}
