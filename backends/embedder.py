@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from django.conf import settings
 
-from backends import onnx_embedder
+from backends import encoder_choice, onnx_embedder
 
 logger = logging.getLogger(__name__)
 
@@ -119,13 +119,38 @@ class Embedder(Protocol):
 _embedder: Embedder | None = None
 
 
-def embedding_backend(path: Path) -> str:
-    """EMBEDDING_BACKEND, with `auto` resolved: ONNX Runtime on a CPU for a model it reproduces
-    exactly (mean pooling, normalised), PyTorch otherwise (a GPU, another architecture)."""
-
+def _candidates(path: Path) -> list[str]:
+    """The backends EMBEDDING_BACKEND allows for this model: `auto` on a CPU is ONNX Runtime (for a
+    model it reproduces exactly: mean pooling, normalised) and PyTorch, whichever is faster here;
+    PyTorch on a GPU or for another architecture."""
     if settings.EMBEDDING_BACKEND != "auto":
-        return str(settings.EMBEDDING_BACKEND)
-    return "onnx" if settings.EMBEDDING_DEVICE == "cpu" and onnx_embedder.supports(path) else "torch"
+        return [str(settings.EMBEDDING_BACKEND)]
+    return ["onnx", "torch"] if settings.EMBEDDING_DEVICE == "cpu" and onnx_embedder.supports(path) else ["torch"]
+
+
+def onnx_allowed(path: Path) -> bool:
+    """Whether this process may encode with ONNX Runtime (so its export is worth making)."""
+    return "onnx" in _candidates(path)
+
+
+def _build(path: Path, backend: str, batch_size: int) -> Embedder:
+    if backend == "onnx":
+        return onnx_embedder.OnnxEmbedder(path, batch_size, _max_seq_length(path))
+    return SentenceTransformerEmbedder(path, device=settings.EMBEDDING_DEVICE, batch_size=batch_size)
+
+
+def embedding_backend(path: Path) -> tuple[str, int]:
+    """The backend and batch size to encode with: EMBEDDING_BACKEND and EMBEDDING_BATCH_SIZE, where
+    they leave a choice on a CPU (auto, 0) the fastest measured on this machine (`encoder_choice`);
+    batches of 64 on a GPU."""
+    backends = _candidates(path)
+    fixed_batch = settings.EMBEDDING_BATCH_SIZE
+    if settings.EMBEDDING_DEVICE != "cpu" or (len(backends) == 1 and fixed_batch):
+        return backends[0], fixed_batch or 64
+    batch_sizes = [fixed_batch] if fixed_batch else list(encoder_choice.BATCH_SIZES)
+    make = {name: functools.partial(_build, path, name) for name in backends}
+    choice = encoder_choice.choose(onnx_embedder.exported_path(path).name, make, batch_sizes)
+    return choice.backend, choice.batch_size
 
 
 def get_embedder() -> Embedder:
@@ -138,9 +163,12 @@ def get_embedder() -> Embedder:
 
 
 def _load(path: Path) -> Embedder:
-
-    backend = embedding_backend(path)
-    logger.info("loading embedding model from %s on %s (%s)", path, settings.EMBEDDING_DEVICE, backend)
-    if backend == "onnx":
-        return onnx_embedder.OnnxEmbedder(path, settings.EMBEDDING_BATCH_SIZE, _max_seq_length(path))
-    return SentenceTransformerEmbedder(path, device=settings.EMBEDDING_DEVICE, batch_size=settings.EMBEDDING_BATCH_SIZE)
+    backend, batch_size = embedding_backend(path)
+    logger.info(
+        "loading embedding model from %s on %s (%s, batches of %d)",
+        path,
+        settings.EMBEDDING_DEVICE,
+        backend,
+        batch_size,
+    )
+    return _build(path, backend, batch_size)

@@ -1,15 +1,21 @@
 """Ingestion benchmark: a folder through the real workers, against the raw components.
 
-    bench/ingest [FOLDER] [--concurrency N]        (default FOLDER: ../shared/corpus)
+    bench/ingest [FOLDER] [--concurrency N] [--unstructured-reference]
+                                                    (default FOLDER: ../shared/corpus)
 
 Starts its own Redis, Chroma server and Celery worker on a scratch directory, ingests every file
 of FOLDER as one batch (exactly like `manage.py ingest`), and reports documents/s, pages/s,
-chunks/s and the peak memory of each worker process. Then, in this process and on the same
-files, it times the raw components: `unstructured` partitioning alone (plus Tesseract on the
-pages the pipeline had to OCR, the raw component for scans) and the embedding model's batched
-encode of the same chunks. It ends with
+chunks/s, the share of text embedded and the peak memory of each worker process; then the same
+for each path a page took (PDFium's text layer, `unstructured`, pdftotext, OCR; other formats),
+from the workers' own timings. Then, in this process and on the same files, it times the raw
+components: each path's reader alone on the pages it read (PDFium's text extraction, `unstructured`
+partitioning, Tesseract) and the embedding model's batched encode of the same chunks, PyTorch and
+ONNX Runtime. It ends with
 
     ratio <end-to-end seconds / (raw parse seconds + raw embed seconds)>
+
+`--unstructured-reference` also times `unstructured` partitioning every file (what every page cost
+before the fast path) and prints the ratio against it, the figure earlier runs reported.
 """
 
 from __future__ import annotations
@@ -22,11 +28,14 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT))
+
+from eval_stack import exit_on_sigterm  # noqa: E402 - bench/, this script's folder
 
 from tests.stack import (  # noqa: E402 - the services as the tests start them, from the repository root
     INGEST_QUEUES,
@@ -118,11 +127,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folder", nargs="?", default=str(ROOT.parent / "shared" / "corpus"))
     parser.add_argument("--concurrency", type=int, default=2, help="worker processes (default 2)")
+    parser.add_argument("--unstructured-reference", action="store_true", help="also time unstructured on every file")
     args = parser.parse_args()
     folder = Path(args.folder).resolve()
     if not folder.is_dir():
         raise SystemExit(f"{folder} is not a folder")
 
+    exit_on_sigterm()  # a killed run stops its Redis, Chroma and worker too
     scratch = Path(tempfile.mkdtemp(prefix="docanalyst-bench-"))
     env = configure(scratch)
     sys.path.insert(0, str(ROOT))
@@ -137,13 +148,13 @@ def main() -> int:
     children.append(worker)
     try:
         wait_for(lambda: "ready." in worker_log.read_text(errors="replace"), 120, "the Celery worker")
-        return run(folder, worker, worker_log, args.concurrency)
+        return run(folder, worker, worker_log, args.concurrency, args.unstructured_reference)
     finally:
         for child in reversed(children):
             child.stop(timeout=30)
 
 
-def run(folder: Path, worker: ServiceProcess, worker_log: Path, concurrency: int) -> int:
+def run(folder: Path, worker: ServiceProcess, worker_log: Path, concurrency: int, reference: bool) -> int:
     from ingest import selectors, services, uploads
     from ingest.models import Chunk, Document
 
@@ -192,18 +203,34 @@ def run(folder: Path, worker: ServiceProcess, worker_log: Path, concurrency: int
     for name, peak in sorted(memory.peaks.items()):
         print(f"peak memory {peak:.0f} MiB  {name}")
 
+    paths = paths_taken(ready, log)
+    for name, path in paths.items():
+        rate = (
+            f"{path.pages / path.seconds:.1f} pages/s, {path.chunks / path.seconds:.1f} chunks/s"
+            if path.seconds
+            else "-"
+        )
+        print(f"path {name}: {path.pages} pages, {path.chunks} chunks, {path.seconds:.1f} s of worker time ({rate})")
+
     reindex = reindex_seconds(ready)
-    raw_parse, ocr_seconds = raw_parse_seconds(ready)
-    raw_torch = raw_embed_seconds(chunks)
-    raw_embed = raw_onnx_embed_seconds(chunks)
+    raw_paths = raw_parse_seconds(ready)
+    raw_parse = sum(raw_paths.values())
+    from backends.embedder import get_embedder
+
+    backend = "onnx" if type(get_embedder()).__name__ == "OnnxEmbedder" else "torch"
+    batch = get_embedder().batch_size  # what this CPU measured fastest (backends.encoder_choice)
+    raw_torch = raw_embed_seconds(chunks, batch)
+    raw_onnx = raw_onnx_embed_seconds(chunks, batch)
+    raw_embed = raw_onnx if backend == "onnx" else raw_torch
     pipeline_embed_rate = len(chunks) / embed_stage if embed_stage else 0.0
     raw_embed_rate = len(chunks) / raw_embed if raw_embed else 0.0
-    print(f"raw parse {raw_parse:.1f} s (unstructured partition, of which Tesseract on OCR pages {ocr_seconds:.1f} s)")
+    detail = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in raw_paths.items())
+    print(f"raw parse {raw_parse:.1f} s (each path's reader alone on its pages: {detail})")
     torch_rate = len(chunks) / raw_torch if raw_torch else 0.0
-    print(f"raw embed, PyTorch (sentence-transformers) {raw_torch:.1f} s ({torch_rate:.1f} chunks/s, batch 32)")
-    print(
-        f"raw embed, ONNX Runtime (the app's CPU encoder) {raw_embed:.1f} s ({raw_embed_rate:.1f} chunks/s, batch 32)"
-    )
+    onnx_rate = len(chunks) / raw_onnx if raw_onnx else 0.0
+    print(f"raw embed, PyTorch (sentence-transformers) {raw_torch:.1f} s ({torch_rate:.1f} chunks/s, batch {batch})")
+    print(f"raw embed, ONNX Runtime {raw_onnx:.1f} s ({onnx_rate:.1f} chunks/s, batch {batch})")
+    print(f"the app encodes with {backend} in batches of {batch} (the fastest measured on this CPU)")
     print(
         f"pipeline embed+index stage {embed_stage:.1f} s of worker time ({pipeline_embed_rate:.1f} chunks/s, "
         f"{100 * pipeline_embed_rate / raw_embed_rate if raw_embed_rate else 0:.0f}% of raw encode)"
@@ -214,7 +241,63 @@ def run(folder: Path, worker: ServiceProcess, worker_log: Path, concurrency: int
         f"{100 * reindex_rate / raw_embed_rate if raw_embed_rate else 0:.0f}% of raw encode)"
     )
     print(f"ratio {end_to_end / (raw_parse + raw_embed):.3f}")
+    if reference:
+        unstructured_all = unstructured_every_file_seconds(ready)
+        print(f"reference: unstructured partition of every file {unstructured_all:.1f} s")
+        print(f"ratio against unstructured on every file {end_to_end / (unstructured_all + raw_embed):.3f}")
     return 0
+
+
+@dataclass
+class PathTaken:
+    pages: int = 0
+    chunks: int = 0
+    seconds: float = 0.0
+
+
+def _pages_of(ranges: str) -> list[int]:
+    found: list[int] = []
+    for part in ranges.split(","):
+        first, _, last = part.strip().partition("-")
+        found.extend(range(int(first), int(last or first) + 1))
+    return found
+
+
+_READ = re.compile(r"; (\w+) read [\d, -]+ in ([\d.]+)s")
+_PARSED = re.compile(r"document (\d+) parsed: [^;\n]*? in ([\d.]+)s([^\n]*)$", re.MULTILINE)
+
+
+def paths_taken(ready, log: str) -> dict[str, PathTaken]:  # type: ignore[no-untyped-def]
+    """Pages, chunks and worker seconds of each path: a PDF's pages by the reader that read them
+    (its seconds from the parse stage's log line), every other file as "other formats"."""
+    from ingest.models import Chunk
+
+    seconds: dict[int, tuple[float, dict[str, float]]] = {
+        int(m.group(1)): (float(m.group(2)), {r: float(t) for r, t in _READ.findall(m.group(3))})
+        for m in _PARSED.finditer(log)
+    }
+    paths: dict[str, PathTaken] = {}
+    chunk_pages: dict[int, list[int | None]] = {}
+    for document_id, page in Chunk.objects.filter(document__in=ready).values_list("document_id", "page_number"):
+        chunk_pages.setdefault(document_id, []).append(page)
+    for document in ready:
+        total, by_reader = seconds.get(document.pk, (0.0, {}))
+        readers = document.metadata.get("pages_read_by") or {}
+        if not readers:
+            path = paths.setdefault("other formats", PathTaken())
+            path.pages += document.page_count or 0
+            path.chunks += len(chunk_pages.get(document.pk, []))
+            path.seconds += total
+            continue
+        reader_of = {page: reader for reader, ranges in readers.items() for page in _pages_of(ranges)}
+        for reader, ranges in readers.items():
+            path = paths.setdefault(reader, PathTaken())
+            path.pages += len(_pages_of(ranges))
+            path.seconds += by_reader.get(reader, 0.0)
+        for page in chunk_pages.get(document.pk, []):
+            if page in reader_of:
+                paths[reader_of[page]].chunks += 1
+    return paths
 
 
 def reindex_seconds(ready) -> float:  # type: ignore[no-untyped-def]
@@ -233,45 +316,76 @@ def reindex_seconds(ready) -> float:  # type: ignore[no-untyped-def]
     return time.monotonic() - started
 
 
-def raw_parse_seconds(ready) -> tuple[float, float]:  # type: ignore[no-untyped-def]
-    """`unstructured` partitioning alone on each ingested file, plus raw Tesseract on the pages the
-    pipeline OCRed (scans), measured here in one process."""
+def raw_parse_seconds(ready) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """Each path's reader alone, in this process, on the pages it read: PDFium's text extraction
+    (`get_text_range`), `unstructured` partitioning (whole files: other formats, and PDFs with pages
+    it read), Tesseract on the OCRed pages."""
+    import pypdfium2
     from unstructured.partition.auto import partition
 
     from ingest.pipeline.ocr import ocr_image_file, ocr_pdf_pages
     from ingest.pipeline.parse import _prepare_unstructured
 
     _prepare_unstructured()
-    total = ocr = 0.0
+    seconds: dict[str, float] = {}
+
+    def add(name: str, started: float) -> None:
+        seconds[name] = seconds.get(name, 0.0) + time.monotonic() - started
+
     for document in ready:
         path = Path(document.file.path)
-        ocr_pages = document.metadata.get("ocr_pages") or []
+        readers = document.metadata.get("pages_read_by") or {}
         started = time.monotonic()
         if document.mime_type.startswith("image/"):
             list(ocr_image_file(path))
-            ocr += time.monotonic() - started
-        else:
+            add("ocr", started)
+            continue
+        if not readers or "unstructured" in readers:
             try:
                 partition(filename=str(path), strategy="fast", languages=["eng"])
             except Exception as exc:
                 print(f"  raw partition failed on {document.path}: {type(exc).__name__}", flush=True)
-            if ocr_pages:
-                ocr_started = time.monotonic()
-                list(ocr_pdf_pages(path, ocr_pages))
-                ocr += time.monotonic() - ocr_started
-        total += time.monotonic() - started
-    return total, ocr
+            add("unstructured" if readers else "other formats", started)
+        if "pdfium" in readers:
+            started = time.monotonic()
+            pdf = pypdfium2.PdfDocument(str(path))
+            for number in _pages_of(readers["pdfium"]):
+                page = pdf[number - 1]
+                textpage = page.get_textpage()
+                textpage.get_text_range()
+                textpage.close()
+                page.close()
+            pdf.close()
+            add("pdfium", started)
+        if "ocr" in readers:
+            started = time.monotonic()
+            list(ocr_pdf_pages(path, _pages_of(readers["ocr"])))
+            add("ocr", started)
+    return seconds
 
 
-def raw_embed_seconds(chunks: list[str]) -> float:
+def unstructured_every_file_seconds(ready) -> float:  # type: ignore[no-untyped-def]
+    from unstructured.partition.auto import partition
+
+    started = time.monotonic()
+    for document in ready:
+        if not document.mime_type.startswith("image/"):
+            try:
+                partition(filename=str(document.file.path), strategy="fast", languages=["eng"])
+            except Exception as exc:
+                print(f"  raw partition failed on {document.path}: {type(exc).__name__}", flush=True)
+    return time.monotonic() - started
+
+
+def raw_embed_seconds(chunks: list[str], batch: int) -> float:
     from sentence_transformers import SentenceTransformer
 
     from backends.embedder import embedding_model_path
 
     model = SentenceTransformer(str(embedding_model_path()), device="cpu", local_files_only=True)
-    model.encode(chunks[:64], batch_size=32)  # warm-up
+    model.encode(chunks[:64], batch_size=batch)  # warm-up
     started = time.monotonic()
-    model.encode(chunks, batch_size=32, normalize_embeddings=True, show_progress_bar=False)
+    model.encode(chunks, batch_size=batch, normalize_embeddings=True, show_progress_bar=False)
     return time.monotonic() - started
 
 
@@ -287,13 +401,13 @@ def text_embedded(ready) -> tuple[int, int]:  # type: ignore[no-untyped-def]
     return sum(min(n, tokens.max_tokens) for n in counts), sum(counts)
 
 
-def raw_onnx_embed_seconds(chunks: list[str]) -> float:
+def raw_onnx_embed_seconds(chunks: list[str], batch: int) -> float:
     """The app's CPU encoder alone (ONNX Runtime on the exported model), on all cores."""
     from backends.embedder import _max_seq_length, embedding_model_path
     from backends.onnx_embedder import OnnxEmbedder
 
     path = embedding_model_path()
-    model = OnnxEmbedder(path, batch_size=32, max_tokens=_max_seq_length(path))
+    model = OnnxEmbedder(path, batch_size=batch, max_tokens=_max_seq_length(path))
     model.encode(chunks[:64])  # warm-up
     started = time.monotonic()
     model.encode(chunks)

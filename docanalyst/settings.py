@@ -321,19 +321,24 @@ ARCHIVE_MAX_DEPTH = env_int("ARCHIVE_MAX_DEPTH", 3, minimum=0)
 # --- Retrieval backends -------------------------------------------------------------------------
 EMBEDDING_MODEL_PATH = env_str("EMBEDDING_MODEL_PATH", "")  # empty: the packaged all-MiniLM-L6-v2
 EMBEDDING_DEVICE = env_str("EMBEDDING_DEVICE", "cpu")
-# auto: ONNX Runtime on the CPU (the model exported once to VAR_DIR/models, same vectors, faster),
-# PyTorch on a GPU; or onnx / torch.
+# auto: on a CPU, ONNX Runtime (the model exported once to VAR_DIR/models, same vectors) or PyTorch,
+# whichever encodes faster on this machine (measured once, backends/encoder_choice.py); PyTorch on
+# a GPU; or onnx / torch.
 EMBEDDING_BACKEND = env_choice("EMBEDDING_BACKEND", "auto", ["auto", "onnx", "torch"])
 EMBEDDING_ONNX_DIR = Path(env_str("EMBEDDING_ONNX_DIR", str(VAR_DIR / "models")))  # where the export is kept
 if EMBEDDING_BACKEND == "onnx" and EMBEDDING_DEVICE != "cpu":
     raise ImproperlyConfigured("EMBEDDING_BACKEND=onnx runs on the CPU: use torch (or auto) with EMBEDDING_DEVICE.")
-EMBEDDING_BATCH_SIZE = env_int("EMBEDDING_BATCH_SIZE", 32, minimum=1)
+# 0: on a CPU the faster of 4 and 32 on this machine (measured with the backend), 64 on a GPU.
+EMBEDDING_BATCH_SIZE = env_int("EMBEDDING_BATCH_SIZE", 0, minimum=0)
 # Threads torch may use per worker process. 0: a fair share of this machine's cores among the stages
 # running at that moment (all of them for a lone embedding, one each when every process is busy).
 EMBEDDING_THREADS = env_int("EMBEDDING_THREADS", 0, minimum=0)
 # Load models and parsers when a worker process starts.
 WORKER_PRELOAD = env_bool("WORKER_PRELOAD", True)
 CHUNK_TARGET_TOKENS = env_int("CHUNK_TARGET_TOKENS", 200, minimum=16)
+# How born-digital PDF pages are read: pdfium (the fast path: PDFium's text layer, `unstructured`
+# only for pages whose text layer is unusable) or unstructured (every page through its fast strategy).
+PDF_TEXT_READER = env_choice("PDF_TEXT_READER", "pdfium", ["pdfium", "unstructured"])
 OCR_LANGUAGES = env_str("OCR_LANGUAGES", "eng")  # Tesseract language packs, e.g. "eng+deu"
 OCR_DPI = env_int("OCR_DPI", 200, minimum=50)
 

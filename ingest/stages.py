@@ -74,14 +74,15 @@ def document_parse(document_id: int) -> None:
     with heartbeat(document_id, Status.PARSING):
         parsed = parse(Path(document.file.path), document.original_name, workdir)
         document_set_progress(document_id, status=Status.PARSING, progress=35)
-        drafts = chunk(parsed.elements, get_tokenizer(), settings.CHUNK_TARGET_TOKENS)
+        drafts = chunk(parsed.elements, get_tokenizer(), settings.CHUNK_TARGET_TOKENS, title=document.title)
     _register_attachments(document, parsed.attachments)
     if not drafts:
         raise PermanentIngestError("The file has no text of its own (its attachments are ingested separately).")
     if not document_store_chunks(document_id, drafts=drafts, parsed=parsed):
         return
+    readers = parsed.metadata.get("pages_read_by", {})
     logger.info(
-        "document %s parsed: %d elements, %s pages (%d by OCR), %d chunks, %d attachments in %.2fs",
+        "document %s parsed: %d elements, %s pages (%d by OCR), %d chunks, %d attachments in %.2fs%s",
         document_id,
         len(parsed.elements),
         parsed.page_count,
@@ -89,6 +90,7 @@ def document_parse(document_id: int) -> None:
         len(drafts),
         len(parsed.attachments),
         time.monotonic() - started,
+        "".join(f"; {r} read {readers[r]} in {s:.2f}s" for r, s in parsed.reader_seconds.items() if r in readers),
     )
     dispatch.embed_document(document_id)
 

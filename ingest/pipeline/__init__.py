@@ -6,8 +6,10 @@
 
     parse(path, original_name, workdir) -> ParsedDocument           ingest.pipeline.parse
         Text elements in reading order, each with its page number (None where the format has
-        no pages), element type and the section heading it falls under; pages without a text
-        layer are read by OCR (ingest.pipeline.ocr); an e-mail's attachments are written to
+        no pages), element type and the section heading it falls under; a PDF page with a usable
+        text layer is read by PDFium (ingest.pipeline.pdf_text), one whose layer is unusable by
+        `unstructured`, one without a text layer by OCR (ingest.pipeline.ocr), and
+        `metadata["pages_read_by"]` names the reader of every page; an e-mail's attachments are written to
         `workdir` and listed. Raises `PermanentIngestError` with a reason a person can read for
         empty, unsupported, corrupt or text-less files. Never returns an empty document silently.
 

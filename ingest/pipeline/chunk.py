@@ -19,6 +19,15 @@ from backends.lexical import tokens as lexical_tokens
 from ingest.pipeline.parse import ParsedElement
 
 SPECIAL_TOKENS = 2  # [CLS] and [SEP], counted by the tokenizer on every encode
+CONTEXT_LINE_CHARS = 120
+
+
+def context_line(title: str, section: str) -> str:
+    """The header line embedded above a chunk's text (`ingest.pipeline.index.embedding_text`):
+    what the passage belongs to, its document's title and its section, cut to 120 characters."""
+    return (f"{title} — {section}" if section else title)[:CONTEXT_LINE_CHARS]
+
+
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+(?=\S)|\n+")
 
 
@@ -96,12 +105,18 @@ def _pack(pieces: Iterable[tuple[str, str, int]], target: int) -> Iterator[list[
         yield batch
 
 
-def chunk(elements: Iterable[ParsedElement], tokens: TokenCounter, target_tokens: int) -> list[ChunkDraft]:
-    """Table rows are packed under their header row, which starts every chunk of the table."""
-    limit = tokens.max_tokens - SPECIAL_TOKENS
-    target = min(target_tokens, limit)
+def chunk(
+    elements: Iterable[ParsedElement], tokens: TokenCounter, target_tokens: int, title: str = ""
+) -> list[ChunkDraft]:
+    """Table rows are packed under their header row, which starts every chunk of the table. The
+    window a chunk may fill is what its context line (`context_line`) leaves, so that the line and
+    all of the text are embedded."""
+    window = tokens.max_tokens - SPECIAL_TOKENS
     drafts: list[ChunkDraft] = []
     for (page, section, header), group in groupby(elements, key=lambda e: (e.page_number, e.section, e.header)):
+        line = context_line(title, section)
+        limit = window - (tokens.count(line) - SPECIAL_TOKENS if line else 0)
+        target = min(target_tokens, limit)
         header_tokens = tokens.count(header) - SPECIAL_TOKENS if header else 0
         if header_tokens > limit // 2:  # a header too long to repeat: rows stand alone
             header, header_tokens = "", 0
@@ -114,8 +129,10 @@ def chunk(elements: Iterable[ParsedElement], tokens: TokenCounter, target_tokens
 
     for draft in drafts:
         draft.token_count = tokens.count(draft.text)
-        if draft.token_count > tokens.max_tokens:  # the contract, checked rather than assumed
-            raise AssertionError(f"chunk of {draft.token_count} tokens exceeds the {tokens.max_tokens}-token window")
+        line = context_line(title, draft.section)
+        embedded = tokens.count(f"{line}\n{draft.text}") if line else draft.token_count
+        if embedded > tokens.max_tokens:  # the contract, checked rather than assumed
+            raise AssertionError(f"chunk of {embedded} tokens exceeds the {tokens.max_tokens}-token window")
     return drafts
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from backends.embedder import get_embedder
 from backends.vectorstore import VectorRecord, get_vector_store
 from ingest.models import Chunk, Document
+from ingest.pipeline.chunk import CONTEXT_LINE_CHARS
 
 NO_PAGE = -1  # Chroma metadata cannot hold None
 
@@ -20,7 +21,8 @@ def embedding_text(chunk: Chunk) -> str:
     """What is embedded for a chunk: its context (document title and section) as a header line,
     then its text. A passage of a table rarely names the company, product or quarter it is about;
     the header carries that, so the vector does too. The stored and shown text stays the chunk's own."""
-    return f"{chunk.context[:120]}\n{chunk.text}" if chunk.context else chunk.text
+    line = chunk.context[:CONTEXT_LINE_CHARS]  # = chunk.context_line(title, section), which the chunker left room for
+    return f"{line}\n{chunk.text}" if line else chunk.text
 
 
 def embed_chunks(

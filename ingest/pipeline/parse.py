@@ -1,9 +1,11 @@
 """Stage 1 — parse: a file on disk to text elements with page numbers (see the package contract).
 
 The file type comes from the content (`formats.classify`). PDFs are decrypted when their user
-password is empty, parsed with `unstructured`'s fast strategy, and every page left without text
-is OCRed; images are OCRed; tables become rows that each chunk repeats the header of; e-mails
-give their headers as metadata and their attachments as separate files for child documents.
+password is empty; pages with a usable text layer are read by PDFium (`pdf_text`, the fast path),
+the others by `unstructured`'s fast strategy, and every page left without text is OCRed; the
+document's metadata lists which reader read which pages (`pages_read_by`). Images are OCRed;
+tables become rows that each chunk repeats the header of; e-mails give their headers as metadata
+and their attachments as separate files for child documents.
 `unstructured` is imported here only, in worker processes.
 """
 
@@ -12,12 +14,14 @@ from __future__ import annotations
 import contextlib
 import email
 import email.policy
+import enum
 import functools
 import logging
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -54,9 +58,20 @@ class ParsedDocument:
     mime_type: str
     elements: list[ParsedElement] = field(default_factory=list)
     page_count: int | None = None
-    metadata: dict[str, str] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
     attachments: list[Attachment] = field(default_factory=list)
     ocr_pages: list[int] = field(default_factory=list)
+    page_readers: dict[int, str] = field(default_factory=dict)  # page -> the PageReader that read it
+    reader_seconds: dict[str, float] = field(default_factory=dict)  # PageReader -> time it took
+
+
+class PageReader(enum.StrEnum):
+    """What read a PDF page's text (the document's record lists pages by reader)."""
+
+    PDFIUM = "pdfium"  # the fast path: the text layer, by PDFium
+    UNSTRUCTURED = "unstructured"  # pages whose text layer PDFium's reading could not use
+    PDFTOTEXT = "pdftotext"  # pages unstructured skipped
+    OCR = "ocr"  # pages without a text layer
 
 
 @functools.cache
@@ -132,26 +147,121 @@ def _pdftotext_pages(path: Path, pages: list[int]) -> Iterator[tuple[int, str]]:
             yield page, text
 
 
+def _page_ranges(pages: list[int]) -> str:
+    """1, 2, 3, 5 -> "1-3, 5": how the document's record lists pages."""
+    ranges: list[str] = []
+    for page in sorted(pages):
+        if ranges and page == int(ranges[-1].rsplit("-", 1)[-1]) + 1:
+            ranges[-1] = f"{ranges[-1].split('-')[0]}-{page}"
+        else:
+            ranges.append(str(page))
+    return ", ".join(ranges)
+
+
+def _read_fast(path: Path, parsed: ParsedDocument) -> tuple[list[int], list[int]]:
+    """The fast path (`pdf_text`): elements of every page with a usable text layer. Returns the
+    pages without a text layer and the pages whose text layer is unusable."""
+    import pypdfium2
+
+    from ingest.pipeline.pdf_text import TextLayer, read_pages
+
+    empty: list[int] = []
+    broken: list[int] = []
+    try:
+        for page in read_pages(path):
+            if page.layer is TextLayer.EMPTY:
+                empty.append(page.number)
+                continue
+            if page.layer is TextLayer.BROKEN:
+                broken.append(page.number)
+                continue
+            section = ""
+            for block in page.blocks:
+                if block.is_heading:
+                    section = block.text[:300]
+                kind = "Title" if block.is_heading else "NarrativeText"
+                parsed.elements.append(ParsedElement(block.text, kind, page.number, section))
+            parsed.page_readers[page.number] = PageReader.PDFIUM
+    except pypdfium2.PdfiumError as exc:
+        logger.info("PDFium could not read %s (%s); every page goes to unstructured", path, exc)
+        parsed.elements.clear()
+        parsed.page_readers.clear()
+        return [], list(range(1, (parsed.page_count or 0) + 1))
+    return empty, broken
+
+
+@contextlib.contextmanager
+def _pages_only(path: Path, pages: list[int], page_count: int) -> Iterator[tuple[Path, list[int]]]:
+    """The PDF itself when `pages` are all its pages, else a copy holding only those pages; and the
+    original number of each page of what is yielded."""
+    if len(pages) == page_count:
+        yield path, pages
+        return
+    import pikepdf
+
+    with pikepdf.open(path) as source, pikepdf.new() as subset, tempfile.TemporaryDirectory() as tmp:
+        subset.pages.extend(source.pages[page - 1] for page in pages)
+        target = Path(tmp) / "pages.pdf"
+        subset.save(target)
+        yield target, pages
+
+
+def _read_with_unstructured(path: Path, parsed: ParsedDocument, pages: list[int], page_count: int) -> None:
+    if not pages:
+        return
+    with _pages_only(path, pages, page_count) as (readable, numbers):
+        try:
+            elements = list(_partition(readable, "application/pdf"))
+        except PermanentIngestError:
+            logger.info("unstructured could not read %s; its pages go to pdftotext and OCR", path, exc_info=True)
+            return
+    for element in elements:
+        original = numbers[element.page_number - 1] if element.page_number else None
+        parsed.elements.append(replace(element, page_number=original))
+        if original is not None:
+            parsed.page_readers[original] = PageReader.UNSTRUCTURED
+
+
+@contextlib.contextmanager
+def _timed(parsed: ParsedDocument, reader: PageReader) -> Iterator[None]:
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        if reader in parsed.page_readers.values():
+            parsed.reader_seconds[str(reader)] = time.monotonic() - started
+
+
 def _parse_pdf(path: Path, parsed: ParsedDocument) -> None:
+    """PDFium's text layer where it is usable (PDF_TEXT_READER=pdfium), `unstructured` for the
+    rest; Poppler's pdftotext for pages neither read, OCR for pages without text."""
+    from django.conf import settings
+
     from ingest.pipeline.ocr import ocr_pdf_pages
 
     with _readable_pdf(path) as (readable, page_count):
         parsed.page_count = page_count
-        try:
-            parsed.elements.extend(_partition(readable, "application/pdf"))
-        except PermanentIngestError:
-            logger.info("text extraction failed for %s; falling back to OCR on every page", path, exc_info=True)
-        with_text = {e.page_number for e in parsed.elements}
+        every_page = list(range(1, page_count + 1))
+        with _timed(parsed, PageReader.PDFIUM):
+            empty, broken = _read_fast(readable, parsed) if settings.PDF_TEXT_READER == "pdfium" else ([], every_page)
+        with _timed(parsed, PageReader.UNSTRUCTURED):
+            _read_with_unstructured(readable, parsed, broken, page_count)
         # unstructured skips a whole PDF it judges "too complex" (dense vector drawings) and pages
         # it cannot read; Poppler's pdftotext reads their text layer quickly and safely.
-        missing = [page for page in range(1, page_count + 1) if page not in with_text]
-        for page, text in _pdftotext_pages(readable, missing):
-            parsed.elements.extend(ParsedElement(p, "NarrativeText", page, "") for p in paragraphs(text))
-            with_text.add(page)
-        parsed.ocr_pages = [page for page in missing if page not in with_text]
-        for page, page_paragraphs in ocr_pdf_pages(readable, parsed.ocr_pages):
-            parsed.elements.extend(ParsedElement(p, "OCRText", page, "") for p in page_paragraphs)
+        with _timed(parsed, PageReader.PDFTOTEXT):
+            for page, text in _pdftotext_pages(readable, [p for p in broken if p not in parsed.page_readers]):
+                parsed.elements.extend(ParsedElement(p, "NarrativeText", page, "") for p in paragraphs(text))
+                parsed.page_readers[page] = PageReader.PDFTOTEXT
+        parsed.ocr_pages = sorted(page for page in [*empty, *broken] if page not in parsed.page_readers)
+        with _timed(parsed, PageReader.OCR):
+            for page, page_paragraphs in ocr_pdf_pages(readable, parsed.ocr_pages):
+                parsed.elements.extend(ParsedElement(p, "OCRText", page, "") for p in page_paragraphs)
+                parsed.page_readers[page] = PageReader.OCR
     parsed.elements.sort(key=lambda e: e.page_number or 0)  # stable: keeps reading order within a page
+    by_reader: dict[str, list[int]] = {}
+    for page, reader in parsed.page_readers.items():
+        by_reader.setdefault(reader, []).append(page)
+    parsed.metadata["pages_read_by"] = {str(reader): _page_ranges(pages) for reader, pages in sorted(by_reader.items())}
 
 
 # --- everything unstructured reads ------------------------------------------------------------------

@@ -1,8 +1,10 @@
 """The CPU encoder: ONNX Runtime on the model exported from the packaged one gives the vectors
-PyTorch gives, and is what a CPU process loads by default."""
+PyTorch gives; a CPU process encodes with whichever of the two, at whichever batch size, it
+measured faster on this machine."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +13,7 @@ import pytest
 from django.core.management import call_command
 
 from backends import embedder as embedders
-from backends import onnx_embedder
+from backends import encoder_choice, onnx_embedder
 from backends.embedder import SentenceTransformerEmbedder, embedding_backend, embedding_model_path
 
 TEXTS = [
@@ -57,12 +59,33 @@ def test_a_thread_count_change_keeps_the_vectors(model_path: Path) -> None:
     assert np.allclose(one, onnx.encode(TEXTS[:3]), atol=1e-6)
 
 
-def test_a_cpu_process_uses_onnx_and_a_gpu_or_an_explicit_choice_pytorch(model_path: Path, settings: Any) -> None:
-    assert embedding_backend(model_path) == "onnx"
+def test_a_cpu_process_measures_the_backends_once_and_keeps_the_faster(model_path: Path, tmp_path: Path) -> None:
+    backend, batch_size = embedding_backend(model_path)
+    record = json.loads((tmp_path / "models" / encoder_choice.RECORD).read_text())
+
+    (measured,) = record.values()
+    rates = measured["passages_per_second"]
+    assert set(rates) == {f"{b}/{n}" for b in ("onnx", "torch") for n in encoder_choice.BATCH_SIZES}
+    assert rates[f"{backend}/{batch_size}"] == max(rates.values())
+    # Recorded: the next process reads the choice instead of measuring again.
+    (tmp_path / "models" / encoder_choice.RECORD).write_text(
+        json.dumps({key: {**value, "backend": "torch", "batch_size": 4} for key, value in record.items()})
+    )
+    assert embedding_backend(model_path) == ("torch", 4)
+
+
+def test_a_gpu_or_an_explicit_choice_is_not_measured(model_path: Path, settings: Any, tmp_path: Path) -> None:
     settings.EMBEDDING_DEVICE = "cuda"
-    assert embedding_backend(model_path) == "torch"
-    settings.EMBEDDING_DEVICE, settings.EMBEDDING_BACKEND = "cpu", "torch"
-    assert embedding_backend(model_path) == "torch"
+    assert embedding_backend(model_path) == ("torch", 64)
+    settings.EMBEDDING_DEVICE, settings.EMBEDDING_BACKEND, settings.EMBEDDING_BATCH_SIZE = "cpu", "torch", 8
+    assert embedding_backend(model_path) == ("torch", 8)
+    assert not (tmp_path / "models" / encoder_choice.RECORD).exists()
+
+
+def test_the_fastest_backend_and_batch_size_win() -> None:
+    assert encoder_choice.fastest({"onnx/4": 40.0, "onnx/32": 30.0, "torch/4": 52.5, "torch/32": 41.0}) == (
+        encoder_choice.Choice("torch", 4)
+    )
 
 
 def test_a_model_with_other_pooling_is_not_run_on_onnx(tmp_path: Path, model_path: Path) -> None:
@@ -83,7 +106,11 @@ def test_export_embedder_writes_the_model_for_a_build(model_path: Path, tmp_path
     assert list((tmp_path / "models").glob("*.onnx"))
 
 
-def test_the_process_embedder_is_the_onnx_one_on_a_cpu(model_path: Path, monkeypatch: Any) -> None:
+def test_the_process_embedder_is_the_one_measured_faster(model_path: Path, monkeypatch: Any) -> None:
     monkeypatch.setattr(embedders, "_embedder", None)
+    backend, batch_size = embedding_backend(model_path)
 
-    assert isinstance(embedders.get_embedder(), onnx_embedder.OnnxEmbedder)
+    loaded = embedders.get_embedder()
+
+    expected = onnx_embedder.OnnxEmbedder if backend == "onnx" else SentenceTransformerEmbedder
+    assert isinstance(loaded, expected) and loaded.batch_size == batch_size

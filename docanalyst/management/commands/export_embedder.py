@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from backends import onnx_embedder
-from backends.embedder import embedding_backend, embedding_model_path
+from backends.embedder import embedding_model_path, onnx_allowed
 
 
 class Command(BaseCommand):
@@ -16,6 +16,6 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         path = embedding_model_path()
-        if embedding_backend(path) != "onnx":
+        if not onnx_allowed(path):
             raise CommandError(f"The embedder runs on PyTorch here (EMBEDDING_BACKEND / EMBEDDING_DEVICE): {path}.")
         self.stdout.write(str(onnx_embedder.export(path)))
