@@ -26,11 +26,14 @@ from pathlib import Path
 from typing import Any
 
 import lxml.html
+import pypdfium2
 from charset_normalizer import from_bytes
+from django.conf import settings
 
 from ingest.pipeline import PermanentIngestError
 from ingest.pipeline.formats import FileKind, classify
 from ingest.pipeline.ocr import paragraphs
+from ingest.pipeline.pdf_text import TextLayer, read_pages
 
 logger = logging.getLogger(__name__)
 
@@ -161,10 +164,6 @@ def _page_ranges(pages: list[int]) -> str:
 def _read_fast(path: Path, parsed: ParsedDocument) -> tuple[list[int], list[int]]:
     """The fast path (`pdf_text`): elements of every page with a usable text layer. Returns the
     pages without a text layer and the pages whose text layer is unusable."""
-    import pypdfium2
-
-    from ingest.pipeline.pdf_text import TextLayer, read_pages
-
     empty: list[int] = []
     broken: list[int] = []
     try:
@@ -235,8 +234,6 @@ def _timed(parsed: ParsedDocument, reader: PageReader) -> Iterator[None]:
 def _parse_pdf(path: Path, parsed: ParsedDocument) -> None:
     """PDFium's text layer where it is usable (PDF_TEXT_READER=pdfium), `unstructured` for the
     rest; Poppler's pdftotext for pages neither read, OCR for pages without text."""
-    from django.conf import settings
-
     from ingest.pipeline.ocr import ocr_pdf_pages
 
     with _readable_pdf(path) as (readable, page_count):

@@ -31,6 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pypdfium2
+import pypdfium2.raw as pdfium_c
+
 # Characters a text layer produces for glyphs it cannot map to Unicode.
 _UNMAPPED = re.compile(r"[\ufffd\ue000-\uf8ff\x00-\x08\x0b\x0c\x0e-\x1f]")
 _WORD = re.compile(r"[^\W_]+")
@@ -77,8 +80,6 @@ class _Line:
 
 
 def _font(textpage: Any, index: int) -> tuple[float, bool]:
-    import pypdfium2.raw as pdfium_c
-
     size = float(pdfium_c.FPDFText_GetFontSize(textpage, index))
     name = ctypes.create_string_buffer(128)
     flags = ctypes.c_int(0)
@@ -222,8 +223,6 @@ class PageText:
 def read_pages(path: Path) -> Iterator[PageText]:
     """Every page of the PDF with the quality of its text layer and, when usable, its blocks.
     Raises `pypdfium2.PdfiumError` when PDFium cannot open the file."""
-    import pypdfium2
-
     document = pypdfium2.PdfDocument(str(path))
     try:
         for index in range(len(document)):
