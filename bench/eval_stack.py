@@ -131,7 +131,7 @@ def ingest_folder(stack: Stack, folder: Path, collection: Collection, concurrenc
 
     worker, worker_log = stack.bench.start_worker(stack.env, stack.scratch, concurrency)
     try:
-        stack.bench.wait_for(lambda: "ready." in worker_log.read_text(errors="replace"), 120, "the Celery worker")
+        stack.bench.wait_for(lambda: stack.bench.worker_ready(worker_log, concurrency), 180, "the Celery worker")
         batch = uploads.batch_create_from_path(collection=collection, path=folder, user=None)
         with tqdm(desc="ingesting", unit="doc", file=sys.stderr) as bar:
             while True:

@@ -91,6 +91,13 @@ def start_services(scratch: Path) -> list[ServiceProcess]:
     return children
 
 
+def worker_ready(worker_log: Path, concurrency: int) -> bool:
+    """Every pool process has loaded its models (and the encoder has been measured on this CPU, once
+    per machine): Celery's own "ready." comes before its processes have warmed up."""
+    text = worker_log.read_text(errors="replace")
+    return "ready." in text and text.count("worker process ready") >= concurrency
+
+
 def start_worker(env: dict[str, str], scratch: Path, concurrency: int) -> tuple[ServiceProcess, Path]:
     """A Celery worker on every ingestion queue, logging to `scratch/worker.log` (not yet waited for:
     it is ready once the log says "ready.")."""
@@ -147,7 +154,7 @@ def main() -> int:
     worker, worker_log = start_worker(env, scratch, args.concurrency)
     children.append(worker)
     try:
-        wait_for(lambda: "ready." in worker_log.read_text(errors="replace"), 120, "the Celery worker")
+        wait_for(lambda: worker_ready(worker_log, args.concurrency), 180, "the Celery worker")
         return run(folder, worker, worker_log, args.concurrency, args.unstructured_reference)
     finally:
         for child in reversed(children):
