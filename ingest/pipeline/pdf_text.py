@@ -11,8 +11,9 @@ box, font size and font name. From those this module rebuilds what the chunker n
   a figure, or is followed by a lower-case word, continues on the next), while other lines —
   table rows, addresses, list entries — keep their line breaks;
 - headings: a line alone on its row (nothing beside it at the same height, unlike a table's
-  column headers), in a bold face or a font clearly larger than the page's body text, short,
-  and not ending like a sentence. A heading starts a section, as `unstructured`'s titles do.
+  column headers), in a font clearly larger than the page's body text, or in a bold face at the
+  text's left margin (not centred over a table's figures); short, and not ending like a sentence.
+  A heading starts a section, as `unstructured`'s titles do.
 
 `read_page` says, for one page, whether its text layer is usable (`TextLayer.USABLE`), absent
 (`EMPTY`: a scan, for OCR), or unusable (`BROKEN`: mostly unmapped glyphs, or text laid out a
@@ -47,6 +48,7 @@ MAX_FRAGMENT_SHARE = 0.6  # lines of one or two characters: text positioned a gl
 HEADING_MAX_WORDS = 16
 LARGER_FONT = 1.18  # a heading's font, against the page's body text
 PARAGRAPH_PITCH = 1.35  # of the page's usual baseline-to-baseline distance
+MARGIN_SLACK = 0.05  # of the page's text width: how far from the left margin a heading may start
 WRAP_WIDTH = 0.72  # of the page's text width: a line this long continues on the next
 
 
@@ -135,7 +137,7 @@ def _shares_row(lines: list[_Line], index: int) -> bool:
     return False
 
 
-def _is_heading(lines: list[_Line], index: int, body_size: float) -> bool:
+def _is_heading(lines: list[_Line], index: int, body_size: float, margin: float, width: float) -> bool:
     line = lines[index]
     if line.top == line.bottom:  # no geometry
         return False
@@ -148,7 +150,10 @@ def _is_heading(lines: list[_Line], index: int, body_size: float) -> bool:
     if "$" in line.text or "%" in line.text:  # a table's total row set in bold
         return False
     larger = body_size > 0 and line.size >= LARGER_FONT * body_size
-    return (line.bold or larger) and not _shares_row(lines, index)
+    # A bold line in the body's size is a heading where headings start, at the text's left margin;
+    # bold lines over a table's figures (its column and period headers) stand elsewhere.
+    at_margin = width <= 0 or line.left - margin <= MARGIN_SLACK * width
+    return (larger or (line.bold and at_margin)) and not _shares_row(lines, index)
 
 
 def _usual_pitch(lines: list[_Line]) -> float:
@@ -179,7 +184,8 @@ def blocks(lines: list[_Line]) -> list[Block]:
     sizes = [line.size for line in lines for _ in range(max(1, len(line.text) // 10)) if line.size > 0]
     body_size = statistics.median(sizes) if sizes else 0.0
     geometry = [line for line in lines if line.top != line.bottom]
-    width = (max(line.right for line in geometry) - min(line.left for line in geometry)) if geometry else 0.0
+    margin = min((line.left for line in geometry), default=0.0)
+    width = (max(line.right for line in geometry) - margin) if geometry else 0.0
     result: list[Block] = []
     paragraph: list[str] = []
     previous: _Line | None = None
@@ -190,7 +196,7 @@ def blocks(lines: list[_Line]) -> list[Block]:
             paragraph.clear()
 
     for index, line in enumerate(lines):
-        if _is_heading(lines, index, body_size):
+        if _is_heading(lines, index, body_size, margin, width):
             close()
             result.append(Block(line.text, is_heading=True))
             previous = None
