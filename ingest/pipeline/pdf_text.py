@@ -15,7 +15,7 @@ box, font size and font name. From those this module rebuilds what the chunker n
   text's left margin (not centred over a table's figures); short, and not ending like a sentence.
   A heading starts a section, as `unstructured`'s titles do.
 
-`read_page` says, for one page, whether its text layer is usable (`TextLayer.USABLE`), absent
+`read_pages` says, for each page, whether its text layer is usable (`TextLayer.USABLE`), absent
 (`EMPTY`: a scan, for OCR), or unusable (`BROKEN`: mostly unmapped glyphs, or text laid out a
 character at a time) — those pages go to `unstructured` and, failing that, to OCR.
 """
