@@ -100,7 +100,7 @@ def worker_ready(worker_log: Path, concurrency: int) -> bool:
 
 def start_worker(env: dict[str, str], scratch: Path, concurrency: int) -> tuple[ServiceProcess, Path]:
     """A Celery worker on every ingestion queue, logging to `scratch/worker.log` (not yet waited for:
-    it is ready once the log says "ready.")."""
+    it is ready once `worker_ready` says so)."""
     worker = ServiceProcess("worker", worker_command(INGEST_QUEUES, concurrency), env=env, log_dir=scratch).start()
     return worker, worker.log_path
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from backends.embedder import TokenCounter
 from backends.lexical import tokens as lexical_tokens
+from ingest.models import Chunk
 from ingest.pipeline.parse import ParsedElement
 
 SPECIAL_TOKENS = 2  # [CLS] and [SEP], counted by the tokenizer on every encode
@@ -24,8 +25,8 @@ CONTEXT_LINE_CHARS = 120
 
 def context_line(title: str, section: str) -> str:
     """The header line embedded above a chunk's text (`ingest.pipeline.index.embedding_text`):
-    what the passage belongs to, its document's title and its section, cut to 120 characters."""
-    return (f"{title} — {section}" if section else title)[:CONTEXT_LINE_CHARS]
+    the chunk's stored context (its document's title and its section), cut to 120 characters."""
+    return Chunk.context_for(title, section)[:CONTEXT_LINE_CHARS]
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+(?=\S)|\n+")

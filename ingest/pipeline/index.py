@@ -21,7 +21,7 @@ def embedding_text(chunk: Chunk) -> str:
     """What is embedded for a chunk: its context (document title and section) as a header line,
     then its text. A passage of a table rarely names the company, product or quarter it is about;
     the header carries that, so the vector does too. The stored and shown text stays the chunk's own."""
-    line = chunk.context[:CONTEXT_LINE_CHARS]  # = chunk.context_line(title, section), which the chunker left room for
+    line = chunk.context[:CONTEXT_LINE_CHARS]  # = chunk.context_line(title, section): the chunker left room for it
     return f"{line}\n{chunk.text}" if line else chunk.text
 
 
